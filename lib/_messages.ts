@@ -1,0 +1,76 @@
+// Copyright 2026 the @parallel/multiprocessing authors. MIT license.
+// Every error message the library writes, once. Imported by both sides.
+
+/** A value quoted for a message. */
+export function quote(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "function") {
+    return `function ${value.name || "(anonymous)"}`;
+  }
+  if (typeof value === "bigint") return `${value}n`;
+  if (typeof value === "symbol") return value.toString();
+  try {
+    return Deno.inspect(value, { depth: 1, breakLength: Infinity });
+  } catch {
+    return String(value);
+  }
+}
+
+export const messages = {
+  notExported: (name: string, module: string): string =>
+    `Cannot run target ${
+      name ? `"${name}"` : "(anonymous function)"
+    } in a worker: it is not exported from ${module}; export it from that module, or pass "module" naming the module that exports it`,
+  anonymous: (module: string): string =>
+    `Cannot run an anonymous function in a worker: a worker finds its target by export name in ${module}; export a named function and pass it`,
+  notAFunction: (what: string, value: unknown): string =>
+    `Cannot use ${what}: it must be a function exported from a module, received ${
+      quote(value)
+    }`,
+  unguarded: (module: string): string =>
+    `Cannot start a process while a worker is importing its target module ${module}: ` +
+    `the module starts processes at its top level, which would spawn workers recursively; ` +
+    `guard that code with "if (import.meta.main) { ... }", as Python guards it with 'if __name__ == "__main__":'`,
+  noFlag: (): string =>
+    `Cannot scope worker permissions: Deno needs the "--unstable-worker-options" flag (or "unstable": ["worker-options"] in deno.json) for "permissions", and without it would end the program; add the flag, or use permissions: "inherit"`,
+  flagUnknown: (): string =>
+    `Cannot scope worker permissions: could not confirm that "--unstable-worker-options" is on (no read access to /proc/self/cmdline or deno.json), and Deno would end the program without it; add "unstable": ["worker-options"] to deno.json, or allow reading /proc/self/cmdline`,
+  noRead: (module: string, path: string): string =>
+    `Cannot load ${module} in a worker: it needs read access to ${path}; run with -R (--allow-read) or --allow-read=${path}`,
+  limitsWithScope: (): string =>
+    `Cannot combine "resourceLimits" with scoped "permissions": Deno enforces heap limits only on node:worker_threads workers, which share the parent's permissions; drop one of the two (use permissions: "inherit" to keep the limits)`,
+  badPermissions: (value: unknown): string =>
+    `Cannot use "permissions": it must be "inherit", "none" or a Deno.PermissionOptionsObject, received ${
+      quote(value)
+    }`,
+  badLimit: (key: string, value: unknown): string =>
+    `Cannot use "resourceLimits.${key}": it must be a positive number of megabytes, received ${
+      quote(value)
+    }`,
+  badLimitKey: (key: string): string =>
+    `Cannot use "resourceLimits.${key}": known limits are maxOldGenerationSizeMb, maxYoungGenerationSizeMb and stackSizeMb`,
+  badOption: (what: string, expected: string, value: unknown): string =>
+    `Cannot use ${what}: it must be ${expected}, received ${quote(value)}`,
+  badModule: (value: unknown): string =>
+    `Cannot use "module": it must be a module URL (string or URL), such as import.meta.url, received ${
+      quote(value)
+    }`,
+  noCaller: (): string =>
+    `Cannot find the module that defines the target: pass "module: import.meta.url" from the module that exports it`,
+  dataClone: (path: string, reason: string): string =>
+    `Cannot send ${path} to a worker: ${reason}; pass only structured-clone values (plain data, arrays, Map, Set, Date, typed arrays, errors)`,
+  outOfMemory: (name: string, limit: string): string =>
+    `Process "${name}" ran out of memory: it exceeded ${limit}; raise resourceLimits.maxOldGenerationSizeMb or use less memory`,
+  startedTwice: (name: string): string =>
+    `Cannot start process "${name}": it was already started; create a new Process to run the target again`,
+  notStarted: (name: string, what: string): string =>
+    `Cannot ${what} process "${name}": it has not been started; call start() first`,
+  closed: (name: string, what: string): string =>
+    `Cannot ${what} process "${name}": it is closed`,
+  closeRunning: (name: string): string =>
+    `Cannot close process "${name}": it is still running; join() or terminate() it first`,
+  daemonAfterStart: (name: string): string =>
+    `Cannot change "daemon" of process "${name}": it was already started`,
+  loadFailed: (module: string, detail: string): string =>
+    `Worker could not load ${module}: ${detail}`,
+} as const;

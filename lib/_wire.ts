@@ -1,0 +1,156 @@
+// Copyright 2026 the @parallel/multiprocessing authors. MIT license.
+// The wire protocol between the main side and a worker, and the error codec.
+// Imported by both sides; it imports nothing.
+
+import type { ProcessInfo } from "./_context.ts";
+
+/** What a worker is told about itself when it starts. */
+export interface WorkerIdentity extends ProcessInfo {
+  readonly parent: ProcessInfo;
+}
+
+/** A function reference: the export name and, to find aliases, its source. */
+export interface FnRef {
+  readonly name: string;
+  readonly src: string;
+}
+
+/** main → worker: set-up, sent once as the first message on the port. */
+export interface InitMessage {
+  readonly t: "init";
+  readonly pids: Int32Array;
+  readonly module: string;
+}
+
+/** main → worker: run one target, then report its exit (a Process). */
+export interface RunMessage {
+  readonly t: "run";
+  readonly fn: FnRef;
+  readonly args: readonly unknown[];
+}
+
+/** worker → main: the worker is ending with this code. */
+export interface ExitMessage {
+  readonly t: "exit";
+  readonly code: number;
+  readonly error?: WireError;
+}
+
+/** An error as it crosses the wire. */
+export interface WireError {
+  readonly $error: true;
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+  readonly ctor: string;
+  readonly cause?: unknown;
+  readonly props?: Record<string, unknown>;
+  readonly errors?: unknown[];
+}
+
+/** A thrown value that is not an Error, as it crosses the wire. */
+export interface WireThrown {
+  readonly $thrown: unknown;
+}
+
+const SKIP = new Set(["name", "message", "stack", "cause", "errors"]);
+
+function cloneable(value: unknown): boolean {
+  try {
+    structuredClone(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Encodes any thrown value so that it survives structured clone whole. */
+export function encodeError(value: unknown, depth = 0): WireError | WireThrown {
+  if (!(value instanceof Error) && !(value instanceof DOMException)) {
+    return { $thrown: cloneable(value) ? value : String(value) };
+  }
+  const err = value as Error & { errors?: unknown };
+  let props: Record<string, unknown> | undefined;
+  for (const key of Object.keys(err)) {
+    if (SKIP.has(key)) continue;
+    const v = (err as unknown as Record<string, unknown>)[key];
+    props ??= {};
+    props[key] = cloneable(v) ? v : String(v);
+  }
+  const out: {
+    -readonly [K in keyof WireError]: WireError[K];
+  } = {
+    $error: true,
+    name: String(err.name),
+    message: String(err.message),
+    ctor: value instanceof DOMException
+      ? "DOMException"
+      : err.constructor?.name ?? "Error",
+  };
+  if (typeof err.stack === "string") out.stack = err.stack;
+  if (props) out.props = props;
+  if ("cause" in err && depth < 16) {
+    out.cause = encodeError(err.cause, depth + 1);
+  }
+  if (Array.isArray(err.errors) && depth < 16) {
+    out.errors = err.errors.map((e) => encodeError(e, depth + 1));
+  }
+  return out;
+}
+
+const BUILTIN: Record<string, ErrorConstructor> = {
+  Error,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+};
+
+function makeError(w: WireError, cause: unknown, hasCause: boolean): Error {
+  const opts = hasCause ? { cause } : undefined;
+  if (w.ctor === "DOMException") return new DOMException(w.message, w.name);
+  if (w.ctor === "AggregateError") {
+    const errors = (w.errors ?? []).map((e) => decodeError(e));
+    return new AggregateError(errors, w.message, opts);
+  }
+  const denoErrors = Deno.errors as unknown as Record<string, ErrorConstructor>;
+  const Ctor = BUILTIN[w.ctor] ??
+    (Object.hasOwn(denoErrors, w.ctor) ? denoErrors[w.ctor] : undefined) ??
+    Error;
+  return new Ctor(w.message, opts);
+}
+
+/** Rebuilds what `encodeError` encoded: class for built-in and Deno errors,
+ * `name`, `message`, remote `stack`, `cause`, own properties, `errors`. */
+export function decodeError(value: unknown): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if ("$thrown" in value) return (value as WireThrown).$thrown;
+  if (!("$error" in value)) return value;
+  const w = value as WireError;
+  const hasCause = "cause" in w;
+  const err = makeError(
+    w,
+    hasCause ? decodeError(w.cause) : undefined,
+    hasCause,
+  );
+  if (err.name !== w.name) {
+    Object.defineProperty(err, "name", {
+      value: w.name,
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    });
+  }
+  if (w.stack !== undefined) {
+    Object.defineProperty(err, "stack", {
+      value: w.stack,
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    });
+  }
+  if (w.props) Object.assign(err, w.props);
+  return err;
+}

@@ -37,3 +37,7 @@ export * from "./lib/current_process.ts";
 export * from "./lib/errors.ts";
 export * from "./lib/exit.ts";
 export * from "./lib/process.ts";
+export * from "./lib/async_result.ts";
+export * from "./lib/pool.ts";
+export * from "./lib/progress_bar.ts";
+export * from "./lib/transfer.ts";

@@ -10,18 +10,23 @@
 
 import { context } from "./_context.ts";
 import { messages } from "./_messages.ts";
+import { cloneError, unwrapTransfer } from "./_clone.ts";
 import {
+  type ChunkMessage,
   encodeError,
   type ExitMessage,
+  type FnMessage,
   type FnRef,
-  type InitMessage,
+  type FromWorker,
+  type PoolMessage,
   type RunMessage,
+  type ToWorker,
   type WireError,
   type WorkerIdentity,
 } from "./_wire.ts";
 
 type Namespace = Record<string, unknown>;
-type Incoming = InitMessage | RunMessage;
+type Fn = (...a: unknown[]) => unknown;
 
 /** The worker's global scope, typed for what this file uses. */
 const scope = globalThis as unknown as {
@@ -36,7 +41,7 @@ let resolveNs!: (ns: Namespace | null) => void;
 const namespace = new Promise<Namespace | null>((r) => resolveNs = r);
 
 /** Sends a message to the main side, or to the hub before the port came. */
-function send(msg: ExitMessage): void {
+function send(msg: FromWorker): void {
   if (port !== null) port.postMessage(msg);
   else scope.postMessage(msg);
 }
@@ -52,23 +57,18 @@ function reportExit(code: number, error?: unknown): void {
 }
 
 /** Finds the target in the module namespace: by name, else by source. */
-export function lookup(
-  ns: Namespace,
-  ref: FnRef,
-): (...a: unknown[]) => unknown {
+export function lookup(ns: Namespace, ref: FnRef, module = moduleUrl): Fn {
   const direct = ns[ref.name];
-  if (typeof direct === "function") {
-    return direct as (...a: unknown[]) => unknown;
-  }
+  if (typeof direct === "function") return direct as Fn;
   for (const value of Object.values(ns)) {
     if (
       typeof value === "function" &&
       Function.prototype.toString.call(value) === ref.src
     ) {
-      return value as (...a: unknown[]) => unknown;
+      return value as Fn;
     }
   }
-  throw new TypeError(messages.notExported(ref.name, moduleUrl));
+  throw new TypeError(messages.notExported(ref.name, module));
 }
 
 async function run(msg: RunMessage): Promise<void> {
@@ -84,10 +84,107 @@ async function run(msg: RunMessage): Promise<void> {
   reportExit(0);
 }
 
-function dispatch(msg: Incoming): void {
+// ---- pool workers ---------------------------------------------------------
+
+let web = false;
+let initializing: Promise<boolean> | null = null;
+const fns = new Map<number, Promise<Fn>>();
+const queue: ChunkMessage[] = [];
+let busy = false;
+
+async function namespaceOf(module: string): Promise<Namespace> {
+  if (module === moduleUrl) {
+    const ns = await namespace;
+    if (ns === null) throw new Error(`${moduleUrl} failed to load`);
+    return ns;
+  }
+  if (web) throw new TypeError(messages.scopedModule(module, moduleUrl));
+  return await import(module);
+}
+
+function register(msg: FnMessage): void {
+  const p = namespaceOf(msg.m).then((ns) => lookup(ns, msg.fn, msg.m));
+  p.catch(() => {});
+  fns.set(msg.k, p);
+}
+
+function startPool(msg: PoolMessage): void {
+  const init = msg.init;
+  if (init === undefined) return;
+  initializing = (async () => {
+    try {
+      const fn = lookup(await namespaceOf(moduleUrl), init.fn);
+      await fn(...init.args);
+      return true;
+    } catch (err) {
+      send({ t: "i", e: encodeError(err) });
+      return false;
+    }
+  })();
+}
+
+function postResult(c: number, values: unknown[], d: number): void {
+  const transfer: Transferable[] = [];
+  for (let i = 0; i < values.length; i++) {
+    values[i] = unwrapTransfer(values[i], transfer);
+  }
+  try {
+    port!.postMessage({ t: "r", c, v: values, d }, transfer);
+  } catch (err) {
+    const one = values.length === 1;
+    const e = err instanceof DOMException && err.name === "DataCloneError"
+      ? cloneError(one ? values[0] : values, one ? "result" : "results", err)
+      : err;
+    send({ t: "e", c, i: 0, e: encodeError(e), d });
+  }
+}
+
+async function runChunk(msg: ChunkMessage): Promise<void> {
+  const t0 = performance.now();
+  const items = msg.a;
+  const out = new Array(items.length);
+  let i = 0;
+  try {
+    if (initializing !== null && !(await initializing)) return;
+    const fn = await fns.get(msg.k)!;
+    for (; i < items.length; i++) {
+      let v = msg.s === 1 ? fn(...(items[i] as unknown[])) : fn(items[i]);
+      if (
+        v !== null && typeof v === "object" &&
+        typeof (v as PromiseLike<unknown>).then === "function"
+      ) {
+        v = await v;
+      }
+      out[i] = v;
+    }
+  } catch (err) {
+    const d = performance.now() - t0;
+    send({ t: "e", c: msg.c, i, e: encodeError(err), d });
+    return;
+  }
+  postResult(msg.c, out, performance.now() - t0);
+}
+
+async function drain(): Promise<void> {
+  busy = true;
+  while (queue.length > 0) await runChunk(queue.shift()!);
+  busy = false;
+}
+
+function dispatch(msg: ToWorker): void {
   switch (msg.t) {
+    case "x":
+      queue.push(msg);
+      if (!busy) drain();
+      break;
+    case "f":
+      register(msg);
+      break;
     case "init":
       ctx.pids = msg.pids;
+      break;
+    case "pool":
+      startPool(msg);
       break;
     case "run":
       run(msg);
@@ -98,16 +195,17 @@ function dispatch(msg: Incoming): void {
 /** Attaches the port to the main side. */
 export function attach(p: MessagePort): void {
   port = p;
-  p.onmessage = (e: MessageEvent<Incoming>) => dispatch(e.data);
+  p.onmessage = (e: MessageEvent<ToWorker>) => dispatch(e.data);
 }
 
 /** Sets this worker's identity; called before the target module loads. */
 export function identify(
   identity: WorkerIdentity,
   module: string,
-  web: boolean,
+  isWeb: boolean,
 ): void {
   moduleUrl = module;
+  web = isWeb;
   ctx.current = {
     name: identity.name,
     pid: identity.pid,
@@ -138,7 +236,7 @@ export function identify(
   });
 
   // Web workers receive the port as their first message.
-  if (web) {
+  if (isWeb) {
     scope.onmessage = (e: MessageEvent<{ port: MessagePort }>) => {
       scope.onmessage = null;
       attach(e.data.port);

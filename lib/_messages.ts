@@ -71,6 +71,31 @@ export const messages = {
     `Cannot close process "${name}": it is still running; join() or terminate() it first`,
   daemonAfterStart: (name: string): string =>
     `Cannot change "daemon" of process "${name}": it was already started`,
+  scopedModule: (module: string, own: string): string =>
+    `Cannot run a target of ${module} in a pool with scoped permissions: its workers can load only ${own}, the module they started with; export the target from that module, or give the pool "module: ${module}"`,
+  workerDied: (name: string, code: number, fn: string): string =>
+    `Worker "${name}" ended with exit code ${code} while running ${
+      fn || "a task"
+    }; the pool replaced it and the rest of the work goes on`,
+  initializerFailed: (name: string): string =>
+    `Pool initializer failed in worker "${name}"; the pool cannot run tasks: fix the initializer and create a new Pool`,
+  poolClosed: (what: string): string =>
+    `Cannot ${what}: the pool is closed; create a new Pool for more work`,
+  joinOpen: (): string =>
+    `Cannot join the pool: it is still open; call close() or terminate() first`,
+  poolTerminated: (): string => `Pool was terminated before this task finished`,
+  notIterable: (value: unknown): string =>
+    `Cannot use "iterable": it must be an iterable or async iterable, received ${
+      quote(value)
+    }`,
+  badChunksize: (value: unknown): string =>
+    `Cannot use "chunksize": it must be a positive integer, received ${
+      quote(value)
+    }`,
+  badProcesses: (value: unknown): string =>
+    `Cannot create pool: "processes" must be a positive integer, received ${
+      quote(value)
+    }`,
   loadFailed: (module: string, detail: string): string =>
     `Worker could not load ${module}: ${detail}`,
 } as const;

@@ -29,6 +29,68 @@ export interface RunMessage {
   readonly args: readonly unknown[];
 }
 
+/** main → worker: become a pool worker; run `init` before the first task. */
+export interface PoolMessage {
+  readonly t: "pool";
+  readonly init?: { readonly fn: FnRef; readonly args: readonly unknown[] };
+}
+
+/** main → worker: `k` names function `fn` of module `m` from now on. */
+export interface FnMessage {
+  readonly t: "f";
+  readonly k: number;
+  readonly fn: FnRef;
+  readonly m: string;
+}
+
+/** main → worker: run chunk `c`: `fn(item)` per item (`fn(...item)` when
+ * `s` is 1). Chunks run one at a time, in the order they arrive. */
+export interface ChunkMessage {
+  readonly t: "x";
+  readonly c: number;
+  readonly k: number;
+  readonly s: 0 | 1;
+  readonly a: readonly unknown[];
+}
+
+/** worker → main: chunk `c` gave `v`, taking `d` ms. */
+export interface ResultMessage {
+  readonly t: "r";
+  readonly c: number;
+  readonly v: unknown[];
+  readonly d: number;
+}
+
+/** worker → main: item `i` of chunk `c` threw `e` (the chunk stops there). */
+export interface FailMessage {
+  readonly t: "e";
+  readonly c: number;
+  readonly i: number;
+  readonly e: WireError | WireThrown;
+  readonly d: number;
+}
+
+/** worker → main: the pool initializer threw `e`. */
+export interface InitFailMessage {
+  readonly t: "i";
+  readonly e: WireError | WireThrown;
+}
+
+/** Any message a worker sends. */
+export type FromWorker =
+  | ExitMessage
+  | ResultMessage
+  | FailMessage
+  | InitFailMessage;
+
+/** Any message the main side sends. */
+export type ToWorker =
+  | InitMessage
+  | RunMessage
+  | PoolMessage
+  | FnMessage
+  | ChunkMessage;
+
 /** worker → main: the worker is ending with this code. */
 export interface ExitMessage {
   readonly t: "exit";

@@ -2,7 +2,7 @@
 
 import { context } from "./_context.ts";
 import { children, nextName, nextPid, pidCounter } from "./_engine/registry.ts";
-import { post } from "./_engine/clone.ts";
+import { post } from "./_clone.ts";
 import {
   assertReadable,
   assertWorkerOptions,

@@ -1,7 +1,8 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
 // Turning a failed structured clone into an error that names the bad value.
+// Imported by both sides.
 
-import { messages, quote } from "../_messages.ts";
+import { messages, quote } from "./_messages.ts";
 
 function reasonFor(value: unknown): string | undefined {
   switch (typeof value) {
@@ -103,4 +104,73 @@ export function post(
     }
     throw err;
   }
+}
+
+const TRANSFER = Symbol.for("@parallel/multiprocessing/transfer");
+
+/** A value marked by `transfer()`: its buffers move instead of copying. */
+export interface Transfer<T> {
+  readonly [TRANSFER]: true;
+  readonly value: T;
+  readonly list: Transferable[];
+}
+
+function collect(
+  value: unknown,
+  out: Set<Transferable>,
+  seen: Set<unknown>,
+): void {
+  if (value === null || typeof value !== "object" || seen.has(value)) return;
+  seen.add(value);
+  if (value instanceof ArrayBuffer) {
+    out.add(value);
+    return;
+  }
+  if (ArrayBuffer.isView(value)) {
+    if (value.buffer instanceof ArrayBuffer) out.add(value.buffer);
+    return;
+  }
+  if (value instanceof MessagePort) {
+    out.add(value);
+    return;
+  }
+  if (value instanceof Map) {
+    for (const [k, v] of value) {
+      collect(k, out, seen);
+      collect(v, out, seen);
+    }
+    return;
+  }
+  if (value instanceof Set) {
+    for (const v of value) collect(v, out, seen);
+    return;
+  }
+  for (const v of Object.values(value)) collect(v, out, seen);
+}
+
+/** Marks `value` so that its ArrayBuffers (found in it, or `list`) move. */
+export function markTransfer<T>(value: T, list?: Transferable[]): Transfer<T> {
+  let buffers = list;
+  if (buffers === undefined) {
+    const found = new Set<Transferable>();
+    collect(value, found, new Set());
+    buffers = [...found];
+  }
+  return { [TRANSFER]: true, value, list: buffers };
+}
+
+/** If `value` is marked, unwraps it and adds its buffers to `transfer`. */
+export function unwrapTransfer(
+  value: unknown,
+  transfer: Transferable[],
+): unknown {
+  if (
+    value !== null && typeof value === "object" &&
+    (value as Record<symbol, unknown>)[TRANSFER] === true
+  ) {
+    const t = value as Transfer<unknown>;
+    for (const b of t.list) if (!transfer.includes(b)) transfer.push(b);
+    return t.value;
+  }
+  return value;
 }

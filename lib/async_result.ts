@@ -1,0 +1,154 @@
+// Copyright 2026 the @parallel/multiprocessing authors. MIT license.
+
+import { TimeoutError } from "./errors.ts";
+import { messages } from "./_messages.ts";
+
+/** The callbacks of the `*Async` pool methods. */
+export interface AsyncResultCallbacks<T> {
+  /** Called with the value when the work succeeds. */
+  callback?: ((value: T) => void) | undefined;
+  /** Called with the error when the work fails. */
+  errorCallback?: ((error: unknown) => void) | undefined;
+}
+
+function checkWait(timeout: unknown, what: string): number | undefined {
+  if (timeout === undefined) return undefined;
+  if (typeof timeout !== "number" || Number.isNaN(timeout)) {
+    throw new TypeError(
+      messages.badOption(what, "a number of milliseconds", timeout),
+    );
+  }
+  if (timeout < 0) {
+    throw new RangeError(
+      messages.badOption(what, "zero or more milliseconds", timeout),
+    );
+  }
+  return timeout;
+}
+
+/**
+ * The handle of work started by `Pool.applyAsync`, `mapAsync` or
+ * `starmapAsync`, as Python's `AsyncResult`. It is `PromiseLike`, so
+ * `await pool.applyAsync(f, [1])` gives the value. A failure that nobody
+ * awaits is not reported as an unhandled rejection.
+ *
+ * @typeParam T The value the work gives.
+ *
+ * @example Wait with a timeout
+ * ```ts
+ * import { AsyncResult } from "@parallel/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const result = new AsyncResult(Promise.resolve(42));
+ * assert.equal(await result.get(1000), 42);
+ * assert.ok(result.ready());
+ * assert.ok(result.successful());
+ * ```
+ */
+export class AsyncResult<T> implements PromiseLike<T> {
+  #promise: Promise<T>;
+  #state: "pending" | "fulfilled" | "rejected" = "pending";
+
+  /**
+   * Wraps `promise`; the pool makes these, and so may tests.
+   *
+   * @param promise The work's promise.
+   * @param callbacks Called once the work settles.
+   */
+  constructor(promise: Promise<T>, callbacks: AsyncResultCallbacks<T> = {}) {
+    this.#promise = promise.then(
+      (value) => {
+        this.#state = "fulfilled";
+        callbacks.callback?.(value);
+        return value;
+      },
+      (error) => {
+        this.#state = "rejected";
+        callbacks.errorCallback?.(error);
+        throw error;
+      },
+    );
+    this.#promise.catch(() => {});
+  }
+
+  /** Whether the work has finished. */
+  ready(): boolean {
+    return this.#state !== "pending";
+  }
+
+  /**
+   * Whether the work finished without error.
+   *
+   * @throws {Error} when the work has not finished yet.
+   */
+  successful(): boolean {
+    if (this.#state === "pending") {
+      throw new Error(
+        "Cannot tell whether the result is successful: it is not ready yet; await wait() or get() first",
+      );
+    }
+    return this.#state === "fulfilled";
+  }
+
+  /**
+   * The value, once ready.
+   *
+   * @param timeout The most milliseconds to wait; by default no limit.
+   * @returns The value; rejects with the work's error, or with a
+   * `TimeoutError` after `timeout` ms (the work goes on).
+   */
+  get(timeout?: number): Promise<T> {
+    let ms: number | undefined;
+    try {
+      ms = checkWait(timeout, "get() timeout");
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (ms === undefined || this.#state !== "pending") return this.#promise;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return Promise.race([
+      this.#promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new TimeoutError(
+                `Result not ready after ${ms} ms; the work goes on: call get() again to wait longer`,
+              ),
+            ),
+          ms,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  /**
+   * Waits until the work is finished or `timeout` ms have passed.
+   *
+   * @param timeout The most milliseconds to wait; by default no limit.
+   * @returns A promise that resolves either way, never rejects for the work.
+   */
+  async wait(timeout?: number): Promise<void> {
+    try {
+      await this.get(timeout);
+    } catch (err) {
+      if (err instanceof TypeError || err instanceof RangeError) {
+        if (this.#state === "pending") throw err;
+      }
+    }
+  }
+
+  /**
+   * Attaches callbacks, as a promise's `then`.
+   *
+   * @param onfulfilled Called with the value.
+   * @param onrejected Called with the error.
+   * @returns A promise for the callback's result.
+   */
+  then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.#promise.then(onfulfilled, onrejected);
+  }
+}

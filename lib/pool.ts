@@ -1,0 +1,586 @@
+// Copyright 2026 the @parallel/multiprocessing authors. MIT license.
+
+import { AsyncResult, type AsyncResultCallbacks } from "./async_result.ts";
+import { context } from "./_context.ts";
+import { cpuCount } from "./cpu_count.ts";
+import { type CallOptions, Job, type Sink } from "./_engine/job.ts";
+import {
+  assertReadable,
+  assertWorkerOptions,
+  checkCombination,
+  checkLimits,
+  checkPermissions,
+  type Permissions,
+  type ResourceLimits,
+} from "./_engine/permissions.ts";
+import { Engine, type PoolStats } from "./_engine/scheduler.ts";
+import { checkExported, fnRef, resolveModule } from "./_engine/target.ts";
+import { messages } from "./_messages.ts";
+
+export type { PoolStats } from "./_engine/scheduler.ts";
+export type { Timing } from "./_engine/stats.ts";
+export type { CallOptions } from "./_engine/job.ts";
+
+/** The options of a {@linkcode Pool}. */
+export interface PoolOptions<I extends unknown[] = unknown[]> {
+  /** How many workers; default `cpuCount()`. */
+  processes?: number;
+  /** Run once in each worker before its first task. */
+  initializer?: (...args: I) => unknown;
+  /** The initializer's arguments. */
+  initargs?: I;
+  /** A worker is replaced after this many tasks (chunks). */
+  maxTasksPerChild?: number;
+  /** What the workers may do; as for `Process`. */
+  permissions?: Permissions;
+  /** Per-worker V8 caps; only with `"inherit"` permissions. */
+  resourceLimits?: ResourceLimits;
+  /** ms an idle worker lives before it is ended (restarted on demand).
+   * Default: no limit for "inherit" workers (idle ones never keep the program
+   * alive), 1000 ms for scoped ones (which Deno cannot unreference). */
+  idleTimeout?: number;
+  /** The default module for targets; default: the module that made the
+   * pool. Workers import it when they start. */
+  module?: string | URL;
+}
+
+/** Options of the `*Async` methods: the call options plus callbacks. */
+export interface AsyncOptions<T> extends CallOptions, AsyncResultCallbacks<T> {
+  /** Items per task (map forms only). */
+  chunksize?: number;
+}
+
+type AnyFn = (...args: never[]) => unknown;
+type Result<F extends AnyFn> = Awaited<ReturnType<F>>;
+type Input<T> = Iterable<T> | AsyncIterable<T>;
+
+function positiveInt(value: unknown, make: (v: unknown) => string): number {
+  if (typeof value !== "number") throw new TypeError(make(value));
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(make(value));
+  return value;
+}
+
+function sizeOf(input: unknown): number | undefined {
+  if (Array.isArray(input)) return input.length;
+  if (ArrayBuffer.isView(input)) {
+    return (input as unknown as ArrayLike<unknown>).length;
+  }
+  if (input instanceof Set || input instanceof Map) return input.size;
+  return undefined;
+}
+
+function iterate(
+  input: unknown,
+): { it: Iterator<unknown> | AsyncIterator<unknown>; isAsync: boolean } {
+  if (input !== null && input !== undefined) {
+    const o = input as Record<symbol, unknown>;
+    if (typeof o[Symbol.iterator] === "function") {
+      return {
+        it: (o[Symbol.iterator] as () => Iterator<unknown>).call(input),
+        isAsync: false,
+      };
+    }
+    if (typeof o[Symbol.asyncIterator] === "function") {
+      return {
+        it: (o[Symbol.asyncIterator] as () => AsyncIterator<unknown>).call(
+          input,
+        ),
+        isAsync: true,
+      };
+    }
+  }
+  throw new TypeError(messages.notIterable(input));
+}
+
+function callOptions(value: unknown): CallOptions {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== "object") {
+    throw new TypeError(
+      messages.badOption("call options", "an object", value),
+    );
+  }
+  const o = value as CallOptions;
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
+    throw new TypeError(
+      messages.badOption('"signal"', "an AbortSignal", o.signal),
+    );
+  }
+  if (o.onProgress !== undefined && typeof o.onProgress !== "function") {
+    throw new TypeError(
+      messages.badOption('"onProgress"', "a function", o.onProgress),
+    );
+  }
+  return o;
+}
+
+/**
+ * A pool of workers, as Python's `multiprocessing.Pool`: `map`, `starmap`,
+ * `apply`, their `*Async` forms, and lazy `imap` / `imapUnordered`. Targets
+ * are functions exported by a module (default: the module that makes the
+ * call). Results keep input order (but for `imapUnordered`); a task's error
+ * rejects its call with the error's class, name, message, remote stack,
+ * cause and own properties. A worker that dies mid-task rejects only the
+ * task it ran, with a `ProcessError`; the pool replaces it. Idle workers
+ * never keep the program alive, so a pool that is never closed still lets
+ * the program exit.
+ *
+ * @example Cubes, as in the Python tutorial
+ * ```ts no-eval
+ * import { Pool } from "@parallel/multiprocessing";
+ *
+ * export function cube(x: number): number {
+ *   return x ** 3;
+ * }
+ *
+ * if (import.meta.main) {
+ *   const pool = new Pool(5);
+ *   console.log(await pool.map(cube, [0, 1, 2, 3])); // [ 0, 1, 8, 27 ]
+ * }
+ * ```
+ */
+export class Pool implements AsyncDisposable {
+  #engine: Engine;
+  #module: string | undefined;
+  #terminated = false;
+
+  /**
+   * Makes a pool; workers start on demand.
+   *
+   * @param options The number of workers, or the options.
+   * @throws {RangeError} when `processes` is not a positive integer.
+   * @throws {TypeError} when an option has the wrong type.
+   * @throws {Error} when called while a worker imports its module (an
+   * unguarded top level), or scoped permissions lack the unstable flag.
+   */
+  constructor(options?: number | PoolOptions) {
+    const opts: PoolOptions = typeof options === "number" ||
+        options === undefined
+      ? { processes: options as number }
+      : options;
+    if (opts === null || typeof opts !== "object") {
+      throw new TypeError(
+        messages.badOption("Pool options", "a number or an object", options),
+      );
+    }
+    const processes = opts.processes === undefined
+      ? cpuCount()
+      : positiveInt(opts.processes, messages.badProcesses);
+    const module = resolveModule(opts.module);
+    if (context().importing) throw new Error(messages.unguarded(module));
+    const permissions = checkPermissions(opts.permissions);
+    const limits = checkLimits(opts.resourceLimits);
+    checkCombination(permissions, limits);
+    const maxTasks = opts.maxTasksPerChild === undefined
+      ? Infinity
+      : positiveInt(
+        opts.maxTasksPerChild,
+        (v) =>
+          messages.badOption('"maxTasksPerChild"', "a positive integer", v),
+      );
+    let idle = opts.idleTimeout;
+    if (idle === undefined) idle = permissions === "inherit" ? Infinity : 1000;
+    if (typeof idle !== "number" || Number.isNaN(idle) || idle < 0) {
+      throw new (typeof idle === "number" ? RangeError : TypeError)(
+        messages.badOption('"idleTimeout"', "zero or more milliseconds", idle),
+      );
+    }
+    let initializer:
+      | { fn: ReturnType<typeof fnRef>; args: unknown[] }
+      | undefined;
+    if (opts.initializer !== undefined) {
+      const fn = fnRef(opts.initializer, '"initializer"');
+      checkExported(fn, module);
+      const args = opts.initargs ?? [];
+      if (!Array.isArray(args)) {
+        throw new TypeError(messages.badOption('"initargs"', "an array", args));
+      }
+      initializer = { fn, args };
+    }
+    assertReadable(module);
+    if (permissions !== "inherit") assertWorkerOptions();
+    this.#module = opts.module === undefined ? undefined : module;
+    this.#engine = new Engine({
+      processes,
+      module,
+      permissions,
+      resourceLimits: limits,
+      initializer,
+      maxTasksPerChild: maxTasks,
+      idleTimeout: idle,
+    });
+  }
+
+  #job(
+    what: string,
+    fn: unknown,
+    input: unknown,
+    star: boolean,
+    chunksize: number | undefined,
+    options: CallOptions,
+    sink: Sink,
+    bound: number,
+  ): Job {
+    if (this.#engine.broken !== undefined) throw this.#engine.broken;
+    if (this.#engine.closed) throw new Error(messages.poolClosed(what));
+    const ref = fnRef(fn, `the target of ${what}`);
+    const module = this.#module ?? resolveModule(undefined);
+    checkExported(ref, module);
+    if (module !== this.#engine.options.module) assertReadable(module);
+    const { it, isAsync } = iterate(input);
+    const total = sizeOf(input);
+    const processes = this.#engine.options.processes;
+    const size = chunksize === undefined
+      ? total === undefined
+        ? 1
+        : Math.max(1, Math.ceil(total / (4 * processes)))
+      : positiveInt(chunksize, messages.badChunksize);
+    options.signal?.throwIfAborted();
+    return new Job({
+      fn: ref,
+      module,
+      star,
+      chunksize: size,
+      total,
+      source: it,
+      isAsync,
+      sink,
+      options,
+      bound,
+    });
+  }
+
+  #collect(
+    what: string,
+    fn: unknown,
+    input: unknown,
+    star: boolean,
+    chunksize: unknown,
+    options: unknown,
+  ): Promise<unknown[]> {
+    try {
+      let cs = chunksize;
+      let opts = options;
+      if (cs !== null && typeof cs === "object") {
+        opts = cs;
+        cs = undefined;
+      }
+      const call = callOptions(opts);
+      let sink!: Sink;
+      const promise = new Promise<unknown[]>((resolve, reject) => {
+        sink = { kind: "collect", resolve, reject };
+      });
+      const job = this.#job(
+        what,
+        fn,
+        input,
+        star,
+        cs as number | undefined,
+        call,
+        sink,
+        Infinity,
+      );
+      this.#engine.submit(job);
+      return promise;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * `fn(item)` for every item, in parallel; results in input order.
+   *
+   * @param fn An exported function.
+   * @param iterable Sync or async input.
+   * @param chunksize Items per task; default `ceil(n / (4 * processes))`, 1
+   * when the input's length is unknown.
+   * @param options `signal` to cancel, `onProgress` to follow.
+   * @returns The results.
+   */
+  map<F extends (item: never) => unknown>(
+    fn: F,
+    iterable: Input<Parameters<F>[0]>,
+    chunksize?: number,
+    options?: CallOptions,
+  ): Promise<Result<F>[]> {
+    return this.#collect(
+      "map",
+      fn,
+      iterable,
+      false,
+      chunksize,
+      options,
+    ) as Promise<
+      Result<F>[]
+    >;
+  }
+
+  /**
+   * `fn(...args)` for every args array, in parallel; results in input order.
+   *
+   * @param fn An exported function.
+   * @param iterable Sync or async input of argument arrays.
+   * @param chunksize Items per task, as for `map`.
+   * @param options `signal` to cancel, `onProgress` to follow.
+   * @returns The results.
+   */
+  starmap<F extends AnyFn>(
+    fn: F,
+    iterable: Input<Parameters<F>>,
+    chunksize?: number,
+    options?: CallOptions,
+  ): Promise<Result<F>[]> {
+    return this.#collect(
+      "starmap",
+      fn,
+      iterable,
+      true,
+      chunksize,
+      options,
+    ) as Promise<
+      Result<F>[]
+    >;
+  }
+
+  /**
+   * One call `fn(...args)` in a worker.
+   *
+   * @param fn An exported function.
+   * @param args Its arguments.
+   * @param options `signal` to cancel, `onProgress` to follow.
+   * @returns The result.
+   */
+  async apply<F extends AnyFn>(
+    fn: F,
+    args?: Parameters<F>,
+    options?: CallOptions,
+  ): Promise<Result<F>> {
+    const a = args ?? [];
+    if (!Array.isArray(a)) {
+      throw new TypeError(messages.badOption('"args"', "an array", a));
+    }
+    const [value] = await this.#collect("apply", fn, [a], true, 1, options);
+    return value as Result<F>;
+  }
+
+  /**
+   * `map` returning an {@linkcode AsyncResult}.
+   *
+   * @param fn An exported function.
+   * @param iterable Sync or async input.
+   * @param options `chunksize`, `callback`, `errorCallback`, `signal`,
+   * `onProgress`.
+   * @returns The handle of the work.
+   */
+  mapAsync<F extends (item: never) => unknown>(
+    fn: F,
+    iterable: Input<Parameters<F>[0]>,
+    options: AsyncOptions<Result<F>[]> = {},
+  ): AsyncResult<Result<F>[]> {
+    return new AsyncResult(
+      this.map(fn, iterable, options.chunksize, options),
+      options,
+    );
+  }
+
+  /**
+   * `starmap` returning an {@linkcode AsyncResult}.
+   *
+   * @param fn An exported function.
+   * @param iterable Sync or async input of argument arrays.
+   * @param options `chunksize`, `callback`, `errorCallback`, `signal`,
+   * `onProgress`.
+   * @returns The handle of the work.
+   */
+  starmapAsync<F extends AnyFn>(
+    fn: F,
+    iterable: Input<Parameters<F>>,
+    options: AsyncOptions<Result<F>[]> = {},
+  ): AsyncResult<Result<F>[]> {
+    return new AsyncResult(
+      this.starmap(fn, iterable, options.chunksize, options),
+      options,
+    );
+  }
+
+  /**
+   * `apply` returning an {@linkcode AsyncResult}.
+   *
+   * @param fn An exported function.
+   * @param args Its arguments.
+   * @param options `callback`, `errorCallback`, `signal`, `onProgress`.
+   * @returns The handle of the work.
+   */
+  applyAsync<F extends AnyFn>(
+    fn: F,
+    args?: Parameters<F>,
+    options: AsyncOptions<Result<F>> = {},
+  ): AsyncResult<Result<F>> {
+    return new AsyncResult(this.apply(fn, args, options), options);
+  }
+
+  #stream(
+    what: string,
+    fn: unknown,
+    iterable: unknown,
+    chunksize: unknown,
+    options: unknown,
+    ordered: boolean,
+  ): AsyncIterableIterator<unknown> {
+    let cs = chunksize ?? 1;
+    let opts = options;
+    if (cs !== null && typeof cs === "object") {
+      opts = cs;
+      cs = 1;
+    }
+    const call = callOptions(opts);
+    let wake: (() => void) | null = null;
+    const sink: Sink = {
+      kind: "stream",
+      ordered,
+      wake: () => {
+        const w = wake;
+        wake = null;
+        w?.();
+      },
+    };
+    const processes = this.#engine.options.processes;
+    const size = positiveInt(cs, messages.badChunksize);
+    const job = this.#job(
+      what,
+      fn,
+      iterable,
+      false,
+      size,
+      call,
+      sink,
+      Math.max(64, processes * 32 * size),
+    );
+    const engine = this.#engine;
+    let submitted = false;
+    let index = 0;
+    const iterator: AsyncIterableIterator<unknown> = {
+      async next(): Promise<IteratorResult<unknown>> {
+        if (!submitted) {
+          submitted = true;
+          engine.submit(job);
+        }
+        while (true) {
+          if (index < job.results.length) {
+            const value = job.results[index];
+            job.results[index++] = undefined;
+            if (index > 1024 && index * 2 > job.results.length) {
+              job.results.splice(0, index);
+              index = 0;
+            }
+            engine.pump();
+            return { value, done: false };
+          }
+          if (job.error !== null) {
+            const e = job.error.value;
+            job.error = null;
+            job.source = null;
+            throw e;
+          }
+          if (job.settled) return { value: undefined, done: true };
+          await new Promise<void>((resolve) => wake = resolve);
+        }
+      },
+      return(): Promise<IteratorResult<unknown>> {
+        engine.cancel(job);
+        return Promise.resolve({ value: undefined, done: true });
+      },
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
+  }
+
+  /**
+   * Lazy, ordered `map`: pulls input only as workers free up, so an endless
+   * input works and memory stays flat.
+   *
+   * @param fn An exported function.
+   * @param iterable Sync or async input.
+   * @param chunksize Items per task; default 1.
+   * @param options `signal` to cancel, `onProgress` to follow.
+   * @returns The results, in input order, as they become ready.
+   */
+  imap<F extends (item: never) => unknown>(
+    fn: F,
+    iterable: Input<Parameters<F>[0]>,
+    chunksize?: number,
+    options?: CallOptions,
+  ): AsyncIterableIterator<Result<F>> {
+    return this.#stream(
+      "imap",
+      fn,
+      iterable,
+      chunksize,
+      options,
+      true,
+    ) as AsyncIterableIterator<
+      Result<F>
+    >;
+  }
+
+  /**
+   * As {@linkcode Pool.imap}, but results come as they complete.
+   *
+   * @param fn An exported function.
+   * @param iterable Sync or async input.
+   * @param chunksize Items per task; default 1.
+   * @param options `signal` to cancel, `onProgress` to follow.
+   * @returns The results, in completion order.
+   */
+  imapUnordered<F extends (item: never) => unknown>(
+    fn: F,
+    iterable: Input<Parameters<F>[0]>,
+    chunksize?: number,
+    options?: CallOptions,
+  ): AsyncIterableIterator<Result<F>> {
+    return this.#stream(
+      "imapUnordered",
+      fn,
+      iterable,
+      chunksize,
+      options,
+      false,
+    ) as AsyncIterableIterator<Result<F>>;
+  }
+
+  /** No new work; queued work still finishes, then the workers end. */
+  close(): void {
+    this.#engine.close();
+  }
+
+  /** Ends every worker now; unfinished calls reject. */
+  terminate(): void {
+    this.#terminated = true;
+    this.#engine.terminate(new Error(messages.poolTerminated()));
+  }
+
+  /**
+   * Waits until every worker is gone, after `close()` or `terminate()`.
+   *
+   * @returns A promise that resolves when the workers are gone.
+   * @throws {Error} (as a rejection) while the pool is still open.
+   */
+  join(): Promise<void> {
+    if (!this.#engine.closed) {
+      return Promise.reject(new Error(messages.joinOpen()));
+    }
+    return this.#engine.joined();
+  }
+
+  /** `close()` then `join()`: `await using pool = new Pool()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await this.join();
+  }
+
+  /** Counters and timings of the pool's work so far. */
+  stats(): PoolStats {
+    return this.#engine.stats();
+  }
+}

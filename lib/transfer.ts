@@ -1,0 +1,40 @@
+// Copyright 2026 the @parallel/multiprocessing authors. MIT license.
+
+import { markTransfer, type Transfer } from "./_clone.ts";
+
+export type { Transfer } from "./_clone.ts";
+
+/**
+ * Marks an argument, a map item or a returned value whose `ArrayBuffer`s
+ * move to the other side instead of being copied, as Piscina's `move()`.
+ * The buffers are found in `value` (typed arrays, nested objects), or are
+ * the ones listed; after sending, the sender's buffers are detached
+ * (`byteLength` 0). A target may `return transfer(result)` too.
+ *
+ * @typeParam T The value's type.
+ * @param value The value to send.
+ * @param transferables The buffers to move; by default all found in `value`.
+ * @returns A marked value, unwrapped on the way.
+ *
+ * @example Move a buffer to a worker
+ * ```ts no-eval
+ * import { Pool, transfer } from "@parallel/multiprocessing";
+ *
+ * export function sum(data: Float64Array): number {
+ *   return data.reduce((a, b) => a + b, 0);
+ * }
+ *
+ * if (import.meta.main) {
+ *   await using pool = new Pool(2);
+ *   const data = new Float64Array(1_000_000).fill(1);
+ *   console.log(await pool.apply(sum, [transfer(data)])); // 1000000
+ *   console.log(data.byteLength); // 0: moved, not copied
+ * }
+ * ```
+ */
+export function transfer<T>(
+  value: T,
+  transferables?: Transferable[],
+): Transfer<T> {
+  return markTransfer(value, transferables);
+}

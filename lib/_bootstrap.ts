@@ -50,6 +50,9 @@ function send(msg: FromWorker): void {
 function reportExit(code: number, error?: unknown): void {
   if (exited) return;
   exited = true;
+  // Results of finished tasks go first, so that the main side fails only
+  // the task this worker was running.
+  if (port !== null) flush();
   const msg: ExitMessage = error === undefined
     ? { t: "exit", code }
     : { t: "exit", code, error: encodeError(error) as WireError };
@@ -88,9 +91,28 @@ async function run(msg: RunMessage): Promise<void> {
 
 let web = false;
 let initializing: Promise<boolean> | null = null;
+let initialized = true;
 const fns = new Map<number, Promise<Fn>>();
-const queue: ChunkMessage[] = [];
+const ready = new Map<number, Fn>();
+
+interface Task {
+  readonly c: number;
+  readonly k: number;
+  readonly s: number;
+  readonly items: unknown[];
+}
+let queue: Task[] = [];
+let head = 0;
 let busy = false;
+
+// Results wait here until the queue is empty or 1 ms has passed, so that
+// many short tasks share one message.
+let outC: number[] = [];
+let outN: number[] = [];
+let outV: unknown[] = [];
+let outD: number[] = [];
+let outT: Transferable[] = [];
+let outSince = 0;
 
 async function namespaceOf(module: string): Promise<Namespace> {
   if (module === moduleUrl) {
@@ -103,7 +125,11 @@ async function namespaceOf(module: string): Promise<Namespace> {
 }
 
 function register(msg: FnMessage): void {
-  const p = namespaceOf(msg.m).then((ns) => lookup(ns, msg.fn, msg.m));
+  const p = namespaceOf(msg.m).then((ns) => {
+    const fn = lookup(ns, msg.fn, msg.m);
+    ready.set(msg.k, fn);
+    return fn;
+  });
   p.catch(() => {});
   fns.set(msg.k, p);
 }
@@ -111,10 +137,12 @@ function register(msg: FnMessage): void {
 function startPool(msg: PoolMessage): void {
   const init = msg.init;
   if (init === undefined) return;
+  initialized = false;
   initializing = (async () => {
     try {
       const fn = lookup(await namespaceOf(moduleUrl), init.fn);
       await fn(...init.args);
+      initialized = true;
       return true;
     } catch (err) {
       send({ t: "i", e: encodeError(err) });
@@ -123,32 +151,117 @@ function startPool(msg: PoolMessage): void {
   })();
 }
 
-function postResult(c: number, values: unknown[], d: number): void {
-  const transfer: Transferable[] = [];
-  for (let i = 0; i < values.length; i++) {
-    values[i] = unwrapTransfer(values[i], transfer);
-  }
+function flush(): void {
+  if (outC.length === 0) return;
+  const msg = { t: "r", c: outC, n: outN, v: outV, d: outD } as const;
+  const transfer = outT;
+  outC = [];
+  outN = [];
+  outV = [];
+  outD = [];
+  outT = [];
   try {
-    port!.postMessage({ t: "r", c, v: values, d }, transfer);
+    port!.postMessage(msg, transfer);
   } catch (err) {
-    const one = values.length === 1;
-    const e = err instanceof DOMException && err.name === "DataCloneError"
-      ? cloneError(one ? values[0] : values, one ? "result" : "results", err)
-      : err;
-    send({ t: "e", c, i: 0, e: encodeError(e), d });
+    if (!(err instanceof DOMException && err.name === "DataCloneError")) {
+      throw err;
+    }
+    // Find the chunk whose value cannot be sent; send the others alone.
+    let at = 0;
+    for (let j = 0; j < msg.c.length; j++) {
+      const n = msg.n[j]!;
+      const values = msg.v.slice(at, at + n);
+      at += n;
+      try {
+        port!.postMessage({
+          t: "r",
+          c: [msg.c[j]],
+          n: [n],
+          v: values,
+          d: [msg.d[j]],
+        });
+      } catch (e) {
+        const one = values.length === 1;
+        const error = cloneError(
+          one ? values[0] : values,
+          one ? "result" : "results",
+          e,
+        );
+        send({
+          t: "e",
+          c: msg.c[j]!,
+          i: 0,
+          e: encodeError(error),
+          d: msg.d[j]!,
+        });
+      }
+    }
   }
 }
 
-async function runChunk(msg: ChunkMessage): Promise<void> {
+function finishTask(task: Task, values: unknown[], t0: number): void {
+  for (let i = 0; i < values.length; i++) {
+    outV.push(unwrapTransfer(values[i], outT));
+  }
+  if (outC.length === 0) outSince = t0;
+  outC.push(task.c);
+  outN.push(values.length);
+  outD.push(performance.now() - t0);
+}
+
+function failTask(task: Task, i: number, err: unknown, t0: number): void {
+  flush();
+  send({
+    t: "e",
+    c: task.c,
+    i,
+    e: encodeError(err),
+    d: performance.now() - t0,
+  });
+}
+
+/** Runs a task; returns a promise only when it must wait for something. */
+function runTask(task: Task): Promise<void> | undefined {
   const t0 = performance.now();
-  const items = msg.a;
+  const fn = ready.get(task.k);
+  if (fn === undefined || !initialized) return runTaskAsync(task, t0, 0, []);
+  const items = task.items;
   const out = new Array(items.length);
-  let i = 0;
+  for (let i = 0; i < items.length; i++) {
+    let v: unknown;
+    try {
+      v = task.s === 1 ? fn(...(items[i] as unknown[])) : fn(items[i]);
+    } catch (err) {
+      failTask(task, i, err, t0);
+      return undefined;
+    }
+    if (
+      v !== null && typeof v === "object" &&
+      typeof (v as PromiseLike<unknown>).then === "function"
+    ) {
+      return runTaskAsync(task, t0, i, out, v as Promise<unknown>);
+    }
+    out[i] = v;
+  }
+  finishTask(task, out, t0);
+  return undefined;
+}
+
+async function runTaskAsync(
+  task: Task,
+  t0: number,
+  from: number,
+  out: unknown[],
+  pending?: Promise<unknown>,
+): Promise<void> {
+  let i = from;
   try {
     if (initializing !== null && !(await initializing)) return;
-    const fn = await fns.get(msg.k)!;
+    const fn = await fns.get(task.k)!;
+    const items = task.items;
+    if (pending !== undefined) out[i++] = await pending;
     for (; i < items.length; i++) {
-      let v = msg.s === 1 ? fn(...(items[i] as unknown[])) : fn(items[i]);
+      let v = task.s === 1 ? fn(...(items[i] as unknown[])) : fn(items[i]);
       if (
         v !== null && typeof v === "object" &&
         typeof (v as PromiseLike<unknown>).then === "function"
@@ -158,24 +271,48 @@ async function runChunk(msg: ChunkMessage): Promise<void> {
       out[i] = v;
     }
   } catch (err) {
-    const d = performance.now() - t0;
-    send({ t: "e", c: msg.c, i, e: encodeError(err), d });
+    failTask(task, i, err, t0);
     return;
   }
-  postResult(msg.c, out, performance.now() - t0);
+  finishTask(task, out, t0);
 }
 
 async function drain(): Promise<void> {
   busy = true;
-  while (queue.length > 0) await runChunk(queue.shift()!);
+  while (head < queue.length) {
+    const task = queue[head++]!;
+    const wait = runTask(task);
+    if (wait !== undefined) {
+      flush();
+      await wait;
+    }
+    if (outC.length > 0 && performance.now() - outSince > 1) flush();
+  }
+  queue = [];
+  head = 0;
+  flush();
   busy = false;
+}
+
+function enqueue(msg: ChunkMessage): void {
+  let at = 0;
+  for (let j = 0; j < msg.c.length; j++) {
+    const n = msg.n[j]!;
+    queue.push({
+      c: msg.c[j]!,
+      k: msg.k[j]!,
+      s: msg.s[j]!,
+      items: msg.a.slice(at, at + n),
+    });
+    at += n;
+  }
+  if (!busy) drain();
 }
 
 function dispatch(msg: ToWorker): void {
   switch (msg.t) {
     case "x":
-      queue.push(msg);
-      if (!busy) drain();
+      enqueue(msg);
       break;
     case "f":
       register(msg);

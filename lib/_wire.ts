@@ -43,22 +43,26 @@ export interface FnMessage {
   readonly m: string;
 }
 
-/** main → worker: run chunk `c`: `fn(item)` per item (`fn(...item)` when
- * `s` is 1). Chunks run one at a time, in the order they arrive. */
+/** main → worker: a batch of chunks. Chunk `j` has id `c[j]`, runs function
+ * `k[j]` (spread, `fn(...item)`, when `s[j]` is 1) over the next `n[j]`
+ * items of the flat list `a`. Chunks run one at a time, in order. */
 export interface ChunkMessage {
   readonly t: "x";
-  readonly c: number;
-  readonly k: number;
-  readonly s: 0 | 1;
-  readonly a: readonly unknown[];
+  readonly c: number[];
+  readonly k: number[];
+  readonly s: number[];
+  readonly n: number[];
+  readonly a: unknown[];
 }
 
-/** worker → main: chunk `c` gave `v`, taking `d` ms. */
+/** worker → main: a batch of results. Chunk `c[j]` gave the next `n[j]`
+ * values of the flat list `v`, taking `d[j]` ms. */
 export interface ResultMessage {
   readonly t: "r";
-  readonly c: number;
+  readonly c: number[];
+  readonly n: number[];
   readonly v: unknown[];
-  readonly d: number;
+  readonly d: number[];
 }
 
 /** worker → main: item `i` of chunk `c` threw `e` (the chunk stops there). */

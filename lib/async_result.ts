@@ -56,19 +56,19 @@ export class AsyncResult<T> implements PromiseLike<T> {
    * @param callbacks Called once the work settles.
    */
   constructor(promise: Promise<T>, callbacks: AsyncResultCallbacks<T> = {}) {
-    this.#promise = promise.then(
+    // One reaction marks the state and runs the callbacks; it also marks a
+    // rejection as handled, so nobody has to await an AsyncResult.
+    this.#promise = promise;
+    promise.then(
       (value) => {
         this.#state = "fulfilled";
         callbacks.callback?.(value);
-        return value;
       },
       (error) => {
         this.#state = "rejected";
         callbacks.errorCallback?.(error);
-        throw error;
       },
     );
-    this.#promise.catch(() => {});
   }
 
   /** Whether the work has finished. */

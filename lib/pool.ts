@@ -51,6 +51,12 @@ export interface AsyncOptions<T> extends CallOptions, AsyncResultCallbacks<T> {
 }
 
 type AnyFn = (...args: never[]) => unknown;
+
+// A function is defined in one module: its call-site lookup is done once.
+const targets = new WeakMap<
+  object,
+  { ref: ReturnType<typeof fnRef>; module: string }
+>();
 type Result<F extends AnyFn> = Awaited<ReturnType<F>>;
 type Input<T> = Iterable<T> | AsyncIterable<T>;
 
@@ -142,6 +148,7 @@ export class Pool implements AsyncDisposable {
   #engine: Engine;
   #module: string | undefined;
   #terminated = false;
+  #targets: typeof targets = new WeakMap();
 
   /**
    * Makes a pool; workers start on demand.
@@ -222,9 +229,16 @@ export class Pool implements AsyncDisposable {
   ): Job {
     if (this.#engine.broken !== undefined) throw this.#engine.broken;
     if (this.#engine.closed) throw new Error(messages.poolClosed(what));
-    const ref = fnRef(fn, `the target of ${what}`);
-    const module = this.#module ?? resolveModule(undefined);
-    checkExported(ref, module);
+    const cache = this.#module === undefined ? targets : this.#targets;
+    let target = typeof fn === "function" ? cache.get(fn) : undefined;
+    if (target === undefined) {
+      const ref = fnRef(fn, `the target of ${what}`);
+      const module = this.#module ?? resolveModule(undefined);
+      checkExported(ref, module);
+      target = { ref, module };
+      cache.set(fn as AnyFn, target);
+    }
+    const { ref, module } = target;
     if (module !== this.#engine.options.module) assertReadable(module);
     const { it, isAsync } = iterate(input);
     const total = sizeOf(input);
@@ -237,6 +251,7 @@ export class Pool implements AsyncDisposable {
     options.signal?.throwIfAborted();
     return new Job({
       fn: ref,
+      target,
       module,
       star,
       chunksize: size,
@@ -266,8 +281,8 @@ export class Pool implements AsyncDisposable {
       }
       const call = callOptions(opts);
       let sink!: Sink;
-      const promise = new Promise<unknown[]>((resolve, reject) => {
-        sink = { kind: "collect", resolve, reject };
+      const promise = new Promise<unknown>((resolve, reject) => {
+        sink = { kind: "collect", single: what === "apply", resolve, reject };
       });
       const job = this.#job(
         what,
@@ -280,7 +295,7 @@ export class Pool implements AsyncDisposable {
         Infinity,
       );
       this.#engine.submit(job);
-      return promise;
+      return promise as Promise<unknown[]>;
     } catch (err) {
       return Promise.reject(err);
     }
@@ -349,17 +364,20 @@ export class Pool implements AsyncDisposable {
    * @param options `signal` to cancel, `onProgress` to follow.
    * @returns The result.
    */
-  async apply<F extends AnyFn>(
+  apply<F extends AnyFn>(
     fn: F,
     args?: Parameters<F>,
     options?: CallOptions,
   ): Promise<Result<F>> {
     const a = args ?? [];
     if (!Array.isArray(a)) {
-      throw new TypeError(messages.badOption('"args"', "an array", a));
+      return Promise.reject(
+        new TypeError(messages.badOption('"args"', "an array", a)),
+      );
     }
-    const [value] = await this.#collect("apply", fn, [a], true, 1, options);
-    return value as Result<F>;
+    return this.#collect("apply", fn, [a], true, 1, options) as Promise<
+      unknown
+    > as Promise<Result<F>>;
   }
 
   /**
@@ -453,11 +471,10 @@ export class Pool implements AsyncDisposable {
       size,
       call,
       sink,
-      Math.max(64, processes * 32 * size),
+      Math.max(256, processes * 64 * size),
     );
     const engine = this.#engine;
     let submitted = false;
-    let index = 0;
     const iterator: AsyncIterableIterator<unknown> = {
       async next(): Promise<IteratorResult<unknown>> {
         if (!submitted) {
@@ -465,12 +482,13 @@ export class Pool implements AsyncDisposable {
           engine.submit(job);
         }
         while (true) {
-          if (index < job.results.length) {
-            const value = job.results[index];
-            job.results[index++] = undefined;
-            if (index > 1024 && index * 2 > job.results.length) {
-              job.results.splice(0, index);
-              index = 0;
+          const results = job.results;
+          if (job.taken < results.length) {
+            const value = results[job.taken];
+            results[job.taken++] = undefined;
+            if (job.taken >= 1024 && job.taken * 2 >= results.length) {
+              results.splice(0, job.taken);
+              job.taken = 0;
             }
             engine.pump();
             return { value, done: false };

@@ -8,7 +8,9 @@ import type { FnRef } from "../_wire.ts";
 export type Sink =
   | {
     readonly kind: "collect";
-    readonly resolve: (values: unknown[]) => void;
+    /** Resolve with the first value only (apply), not the list. */
+    readonly single: boolean;
+    readonly resolve: (values: unknown) => void;
     readonly reject: (error: unknown) => void;
   }
   | {
@@ -38,9 +40,13 @@ export interface CallOptions {
   readonly onProgress?: ((done: number, total?: number) => void) | undefined;
 }
 
+function noop(): void {}
+
 /** A call's state. */
 export class Job {
   readonly fn: FnRef;
+  /** The call's target record; the engine keys functions by it. */
+  readonly target: object;
   readonly module: string;
   readonly star: boolean;
   readonly chunksize: number;
@@ -50,6 +56,8 @@ export class Job {
   /** Sync or async iterator over the input; null once exhausted. */
   source: Iterator<unknown> | AsyncIterator<unknown> | null;
   readonly isAsync: boolean;
+  /** The function's key on the wire, set by the engine. */
+  key = 0;
   /** An async pull is under way. */
   pulling = false;
   /** Items taken from the source. */
@@ -63,8 +71,10 @@ export class Job {
   settled = false;
   /** collect: the results; stream: results ready for the consumer. */
   results: unknown[] = [];
+  /** stream: how many of `results` the consumer has taken. */
+  taken = 0;
   /** stream, ordered: finished chunks waiting for earlier ones. */
-  parked: Map<number, unknown[] | { error: unknown }> = new Map();
+  parked: Map<number, unknown[] | { error: unknown }> | null = null;
   /** stream, ordered: the next chunk seq to deliver. */
   nextSeq = 0;
   /** stream: the error to throw after `results` drain. */
@@ -72,10 +82,11 @@ export class Job {
   /** stream: most results that may wait unconsumed before input stops. */
   readonly bound: number;
   /** Removes the abort listener. */
-  cleanup: () => void = () => {};
+  cleanup: () => void = noop;
 
   constructor(init: {
     fn: FnRef;
+    target: object;
     module: string;
     star: boolean;
     chunksize: number;
@@ -87,6 +98,7 @@ export class Job {
     bound: number;
   }) {
     this.fn = init.fn;
+    this.target = init.target;
     this.module = init.module;
     this.star = init.star;
     this.chunksize = init.chunksize;
@@ -98,12 +110,24 @@ export class Job {
     this.bound = init.bound;
   }
 
-  /** Whether more input may be pulled now (streams respect their bound). */
+  /** stream: input is paused until the backlog halves. */
+  #paused = false;
+
+  /** Whether more input may be pulled now. A stream stops at `bound` items
+   * in flight or unconsumed, and resumes at half, so it refills in batches. */
   wantsInput(): boolean {
     if (this.settled || this.source === null || this.pulling) return false;
     if (this.sink.kind === "collect") return true;
-    const waiting = this.results.length + this.parked.size * this.chunksize;
-    return waiting + this.outstanding * this.chunksize < this.bound;
+    const level = this.results.length - this.taken +
+      ((this.parked?.size ?? 0) + this.outstanding) * this.chunksize;
+    if (this.#paused) {
+      if (level > this.bound / 2) return false;
+      this.#paused = false;
+    } else if (level >= this.bound) {
+      this.#paused = true;
+      return false;
+    }
+    return true;
   }
 
   /** Whether every item is done. */

@@ -13,6 +13,7 @@ import { ProcessError } from "../errors.ts";
 import { messages } from "../_messages.ts";
 import { post, unwrapTransfer } from "../_clone.ts";
 import {
+  type ChunkMessage,
   decodeError,
   type FnRef,
   type FromWorker,
@@ -61,17 +62,18 @@ type Port = MessagePort & { ref(): void; unref(): void };
 class PoolWorker {
   readonly name: string;
   readonly port: Port;
-  readonly handle: WorkerHandle;
+  handle: WorkerHandle | null = null;
   readonly inflight: Chunk[] = [];
   readonly fns = new Set<number>();
   tasks = 0;
   alive = true;
   idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Chunks to send in the next batch. */
+  out: { chunks: Chunk[]; transfer: Transferable[] } | null = null;
 
-  constructor(name: string, port: Port, handle: WorkerHandle) {
+  constructor(name: string, port: Port) {
     this.name = name;
     this.port = port;
-    this.handle = handle;
   }
 }
 
@@ -82,9 +84,13 @@ let chunkIds = 0;
 export class Engine {
   readonly options: EngineOptions;
   readonly #workers: PoolWorker[] = [];
-  readonly #jobs: Job[] = [];
+  readonly #jobs = new Set<Job>();
+  /** Jobs that may still have input, oldest first, from `#feedHead`. */
+  #feeding: Job[] = [];
+  #feedHead = 0;
   readonly #retry: Chunk[] = [];
   readonly #fnKeys = new Map<string, number>();
+  readonly #targetKeys = new WeakMap<object, number>();
   readonly #run = new Samples();
   readonly #wait = new Samples();
   readonly #started = performance.now();
@@ -92,6 +98,7 @@ export class Engine {
   #completed = 0;
   #failed = 0;
   #closed = false;
+  #flushing = false;
   #broken: unknown = undefined;
   #joined: Array<() => void> = [];
 
@@ -110,7 +117,8 @@ export class Engine {
 
   /** Adds a call and starts feeding it to workers. */
   submit(job: Job): void {
-    this.#jobs.push(job);
+    this.#jobs.add(job);
+    this.#feeding.push(job);
     const signal = job.options.signal;
     if (signal !== undefined) {
       const onAbort = () => this.abort(job, signal.reason);
@@ -183,7 +191,10 @@ export class Engine {
       const worker = this.#pickWorker();
       if (worker === undefined) return;
       const chunk = this.#nextChunk();
-      if (chunk === undefined) return;
+      if (chunk === undefined) {
+        this.#compactFeeding();
+        return;
+      }
       this.#send(worker === "spawn" ? this.#spawn() : worker, chunk);
     }
   }
@@ -208,7 +219,12 @@ export class Engine {
       const c = this.#retry.shift()!;
       if (!c.job.settled) return c;
     }
-    for (const job of this.#jobs) {
+    for (let i = this.#feedHead; i < this.#feeding.length; i++) {
+      const job = this.#feeding[i]!;
+      if (job.settled || job.source === null) {
+        if (i === this.#feedHead && !job.pulling) this.#feedHead++;
+        continue;
+      }
       if (!job.wantsInput()) continue;
       if (job.isAsync) {
         this.#pullAsync(job);
@@ -218,6 +234,13 @@ export class Engine {
       if (chunk !== undefined) return chunk;
     }
     return undefined;
+  }
+
+  #compactFeeding(): void {
+    if (this.#feedHead > 256 && this.#feedHead * 2 > this.#feeding.length) {
+      this.#feeding = this.#feeding.slice(this.#feedHead);
+      this.#feedHead = 0;
+    }
   }
 
   #makeChunk(job: Job, items: unknown[]): Chunk {
@@ -250,6 +273,9 @@ export class Engine {
       job.source = null;
       this.#fail(job, err);
       return undefined;
+    }
+    if (job.total !== undefined && job.pulled + items.length >= job.total) {
+      job.source = null;
     }
     if (items.length === 0) {
       this.#check(job);
@@ -298,8 +324,11 @@ export class Engine {
       ? { t: "pool" }
       : { t: "pool", init: this.options.initializer };
     port1.postMessage(pool);
-    let worker!: PoolWorker;
-    const handle = spawnWorker(
+    const worker = new PoolWorker(name, port1 as Port);
+    worker.port.unref();
+    port1.onmessage = (e: MessageEvent<FromWorker>) =>
+      this.#onMessage(worker, e.data);
+    worker.handle = spawnWorker(
       {
         identity: {
           name,
@@ -315,24 +344,26 @@ export class Engine {
       port2,
       (code, error) => this.#died(worker, code, error),
     );
-    worker = new PoolWorker(name, port1 as Port, handle);
-    worker.port.unref();
-    port1.onmessage = (e: MessageEvent<FromWorker>) =>
-      this.#onMessage(worker, e.data);
     this.#workers.push(worker);
     return worker;
   }
 
   #keyOf(job: Job): number {
+    if (job.key !== 0) return job.key;
+    const known = this.#targetKeys.get(job.target);
+    if (known !== undefined) return job.key = known;
     const id = `${job.module}\0${job.fn.name}\0${job.fn.src}`;
     let key = this.#fnKeys.get(id);
     if (key === undefined) {
       key = this.#fnKeys.size + 1;
       this.#fnKeys.set(id, key);
     }
+    job.key = key;
+    this.#targetKeys.set(job.target, key);
     return key;
   }
 
+  /** Adds a chunk to the worker's outgoing batch (sent by `#flush`). */
   #send(w: PoolWorker, chunk: Chunk): void {
     const job = chunk.job;
     const k = this.#keyOf(job);
@@ -340,55 +371,128 @@ export class Engine {
       w.port.postMessage({ t: "f", k, fn: job.fn, m: job.module });
       w.fns.add(k);
     }
-    const transfer: Transferable[] = [];
+    const out = w.out ??= { chunks: [], transfer: [] };
     const items = chunk.items;
     for (let i = 0; i < items.length; i++) {
-      const item = unwrapTransfer(items[i], transfer);
+      const item = unwrapTransfer(items[i], out.transfer);
       if (job.star && Array.isArray(item)) {
         for (let j = 0; j < item.length; j++) {
-          item[j] = unwrapTransfer(item[j], transfer);
+          item[j] = unwrapTransfer(item[j], out.transfer);
         }
       }
       items[i] = item;
     }
-    try {
-      post(
-        w.port,
-        { t: "x", c: chunk.id, k, s: job.star ? 1 : 0, a: items },
-        items.length === 1 ? items[0] : items,
-        job.sink.kind === "collect" && job.total === 1 && job.star
-          ? "args"
-          : `iterable[${chunk.start}${items.length === 1 ? "" : "…"}]`,
-        transfer,
-      );
-    } catch (err) {
-      job.outstanding--;
-      this.#fail(job, err);
-      return;
-    }
-    chunk.sentAt = performance.now();
+    out.chunks.push(chunk);
     w.tasks++;
     if (w.inflight.length === 0) {
       clearTimeout(w.idleTimer);
       w.port.ref();
     }
     w.inflight.push(chunk);
+    if (!this.#flushing) {
+      this.#flushing = true;
+      queueMicrotask(() => this.#flushAll());
+    }
+  }
+
+  #flushAll(): void {
+    this.#flushing = false;
+    for (const w of this.#workers) if (w.out !== null) this.#flush(w);
+  }
+
+  #batch(chunks: Chunk[]): ChunkMessage {
+    const c: number[] = [];
+    const k: number[] = [];
+    const s: number[] = [];
+    const n: number[] = [];
+    let a: unknown[];
+    if (chunks.length === 1) {
+      a = chunks[0]!.items;
+    } else {
+      a = [];
+      for (const chunk of chunks) for (const item of chunk.items) a.push(item);
+    }
+    const now = performance.now();
+    for (const chunk of chunks) {
+      c.push(chunk.id);
+      k.push(chunk.job.key);
+      s.push(chunk.job.star ? 1 : 0);
+      n.push(chunk.items.length);
+      chunk.sentAt = now;
+    }
+    return { t: "x", c, k, s, n, a };
+  }
+
+  #flush(w: PoolWorker): void {
+    const out = w.out!;
+    w.out = null;
+    if (!w.alive) return;
+    try {
+      w.port.postMessage(this.#batch(out.chunks), out.transfer);
+      return;
+    } catch (err) {
+      if (!(err instanceof DOMException && err.name === "DataCloneError")) {
+        throw err;
+      }
+    }
+    // Some value cannot be cloned: send chunk by chunk to find whose.
+    for (const chunk of out.chunks) {
+      if (chunk.job.settled) {
+        this.#forget(w, chunk);
+        continue;
+      }
+      const job = chunk.job;
+      const items = chunk.items;
+      try {
+        post(
+          w.port,
+          this.#batch([chunk]),
+          items.length === 1 ? items[0] : items,
+          job.sink.kind === "collect" && job.total === 1 && job.star
+            ? "args"
+            : `iterable[${chunk.start}${items.length === 1 ? "" : "…"}]`,
+          out.transfer.filter((t) => items.some((i) => i === t)),
+        );
+      } catch (err) {
+        this.#forget(w, chunk);
+        job.outstanding--;
+        this.#fail(job, err);
+      }
+    }
+    if (w.inflight.length === 0) this.#idle(w);
+    this.pump();
+  }
+
+  /** Removes a chunk that was never sent. */
+  #forget(w: PoolWorker, chunk: Chunk): void {
+    const i = w.inflight.indexOf(chunk);
+    if (i !== -1) w.inflight.splice(i, 1);
+    w.tasks--;
   }
 
   #onMessage(w: PoolWorker, msg: FromWorker): void {
     switch (msg.t) {
-      case "r":
-      case "e": {
-        const i = w.inflight.findIndex((c) => c.id === msg.c);
-        if (i === -1) return;
-        const chunk = w.inflight.splice(i, 1)[0]!;
-        this.#timing(chunk, msg.d);
-        if (msg.t === "r") this.#deliver(chunk, msg.v);
-        else {
-          this.#failed += chunk.items.length - msg.i;
-          chunk.job.outstanding--;
-          this.#fail(chunk.job, decodeError(msg.e), chunk);
+      case "r": {
+        let at = 0;
+        for (let j = 0; j < msg.c.length; j++) {
+          const n = msg.n[j]!;
+          const chunk = this.#take(w, msg.c[j]!);
+          if (chunk !== undefined) {
+            this.#timing(chunk, msg.d[j]!);
+            this.#deliver(chunk, msg.v, at, n);
+          }
+          at += n;
         }
+        this.#afterTask(w);
+        break;
+      }
+      case "e": {
+        const chunk = this.#take(w, msg.c);
+        if (chunk === undefined) return;
+        this.#timing(chunk, msg.d);
+        this.#failed += chunk.items.length - msg.i;
+        chunk.job.outstanding--;
+        this.#fail(chunk.job, decodeError(msg.e), chunk);
         this.#afterTask(w);
         break;
       }
@@ -405,15 +509,22 @@ export class Engine {
     }
   }
 
+  #take(w: PoolWorker, id: number): Chunk | undefined {
+    const inflight = w.inflight;
+    if (inflight.length > 0 && inflight[0]!.id === id) return inflight.shift();
+    const i = inflight.findIndex((c) => c.id === id);
+    return i === -1 ? undefined : inflight.splice(i, 1)[0];
+  }
+
   #timing(chunk: Chunk, d: number): void {
     const rtt = performance.now() - chunk.sentAt;
     this.#run.add(d);
     this.#wait.add(Math.max(0, rtt - d));
     // Pipeline deeper when tasks are short: ~2 ms of work in flight.
-    const mean = this.#run.timing().mean;
+    const mean = this.#run.mean;
     this.#window = Math.max(
       1,
-      Math.min(32, Math.floor(2 / Math.max(mean, 0.05))),
+      Math.min(256, Math.floor(2 / Math.max(mean, 0.005))),
     );
   }
 
@@ -439,19 +550,20 @@ export class Engine {
     }
   }
 
-  #deliver(chunk: Chunk, values: unknown[]): void {
+  #deliver(chunk: Chunk, values: unknown[], at: number, n: number): void {
     const job = chunk.job;
     job.outstanding--;
-    this.#completed += values.length;
+    this.#completed += n;
     if (job.settled) return;
-    job.done += values.length;
+    job.done += n;
     if (job.sink.kind === "collect") {
       const out = job.results;
-      for (let i = 0; i < values.length; i++) out[chunk.start + i] = values[i];
+      const start = chunk.start;
+      for (let i = 0; i < n; i++) out[start + i] = values[at + i];
     } else if (!job.sink.ordered) {
-      for (const v of values) job.results.push(v);
+      for (let i = 0; i < n; i++) job.results.push(values[at + i]);
     } else {
-      job.parked.set(chunk.seq, values);
+      (job.parked ??= new Map()).set(chunk.seq, values.slice(at, at + n));
       this.#flushOrdered(job);
     }
     this.#progress(job);
@@ -460,9 +572,10 @@ export class Engine {
   }
 
   #flushOrdered(job: Job): void {
-    let next = job.parked.get(job.nextSeq);
+    const parked = job.parked!;
+    let next = parked.get(job.nextSeq);
     while (next !== undefined) {
-      job.parked.delete(job.nextSeq++);
+      parked.delete(job.nextSeq++);
       if (!Array.isArray(next)) {
         job.error = { value: next.error };
         job.settled = true;
@@ -471,7 +584,7 @@ export class Engine {
         return;
       }
       for (const v of next) job.results.push(v);
-      next = job.parked.get(job.nextSeq);
+      next = parked.get(job.nextSeq);
     }
   }
 
@@ -491,8 +604,9 @@ export class Engine {
     job.settled = true;
     job.cleanup();
     this.#drop(job);
-    if (job.sink.kind === "collect") job.sink.resolve(job.results);
-    else job.sink.wake();
+    if (job.sink.kind === "collect") {
+      job.sink.resolve(job.sink.single ? job.results[0] : job.results);
+    } else job.sink.wake();
   }
 
   #fail(job: Job, error: unknown, chunk?: Chunk): void {
@@ -501,7 +615,7 @@ export class Engine {
       job.sink.kind === "stream" && job.sink.ordered && chunk !== undefined
     ) {
       // The error takes its place in the output order.
-      job.parked.set(chunk.seq, { error });
+      (job.parked ??= new Map()).set(chunk.seq, { error });
       this.#flushOrdered(job);
       job.sink.wake();
       if (job.settled) this.#closeSource(job);
@@ -530,8 +644,7 @@ export class Engine {
   }
 
   #drop(job: Job): void {
-    const i = this.#jobs.indexOf(job);
-    if (i !== -1) this.#jobs.splice(i, 1);
+    this.#jobs.delete(job);
     this.#maybeFinish();
   }
 
@@ -553,8 +666,9 @@ export class Engine {
   #retire(w: PoolWorker): void {
     if (!w.alive) return;
     w.alive = false;
+    w.out = null;
     clearTimeout(w.idleTimer);
-    w.handle.kill();
+    w.handle?.kill();
     w.port.close();
     const i = this.#workers.indexOf(w);
     if (i !== -1) this.#workers.splice(i, 1);
@@ -591,12 +705,12 @@ export class Engine {
 
   #maybeFinish(): void {
     if (!this.#closed) return;
-    if (this.#jobs.length === 0 && this.#retry.length === 0) {
+    if (this.#jobs.size === 0 && this.#retry.length === 0) {
       for (const w of [...this.#workers]) {
         if (w.inflight.length === 0) this.#retire(w);
       }
     }
-    if (this.#workers.length === 0 && this.#jobs.length === 0) {
+    if (this.#workers.length === 0 && this.#jobs.size === 0) {
       const waiting = this.#joined;
       this.#joined = [];
       for (const resolve of waiting) resolve();

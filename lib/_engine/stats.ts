@@ -30,6 +30,11 @@ export class Samples {
     if (ms > this.#max) this.#max = ms;
   }
 
+  /** The mean of all durations added. */
+  get mean(): number {
+    return this.#count === 0 ? 0 : this.#sum / this.#count;
+  }
+
   /** The total of all durations added. */
   get sum(): number {
     return this.#sum;

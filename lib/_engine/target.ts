@@ -75,7 +75,16 @@ function escape(name: string): string {
  * local module whose source can be read is checked here; the worker checks
  * every case again when it looks the function up.
  */
+const checked = new Set<string>();
+
 export function checkExported(ref: FnRef, module: string): void {
+  const id = `${module}\0${ref.name}`;
+  if (checked.has(id)) return;
+  checkSource(ref, module);
+  checked.add(id);
+}
+
+function checkSource(ref: FnRef, module: string): void {
   if (ref.name === "" || ref.name.startsWith("bound ")) {
     throw new TypeError(
       ref.name === ""

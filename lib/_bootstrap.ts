@@ -200,6 +200,19 @@ function flush(): void {
 }
 
 function finishTask(task: Task, values: unknown[], t0: number): void {
+  if (values.length >= 64) {
+    // A big chunk goes alone, without copying its values.
+    flush();
+    for (let i = 0; i < values.length; i++) {
+      values[i] = unwrapTransfer(values[i], outT);
+    }
+    outC.push(task.c);
+    outN.push(values.length);
+    outV = values;
+    outD.push(performance.now() - t0);
+    flush();
+    return;
+  }
   for (let i = 0; i < values.length; i++) {
     outV.push(unwrapTransfer(values[i], outT));
   }

@@ -16,6 +16,7 @@ import {
 import { Engine, type PoolStats } from "./_engine/scheduler.ts";
 import { checkExported, fnRef, resolveModule } from "./_engine/target.ts";
 import { messages } from "./_messages.ts";
+import type { Transfer } from "./_clone.ts";
 
 export type { PoolStats } from "./_engine/scheduler.ts";
 export type { Timing } from "./_engine/stats.ts";
@@ -58,7 +59,11 @@ const targets = new WeakMap<
   { ref: ReturnType<typeof fnRef>; module: string }
 >();
 type Result<F extends AnyFn> = Awaited<ReturnType<F>>;
-type Input<T> = Iterable<T> | AsyncIterable<T>;
+type Input<T> =
+  | Iterable<T | Transfer<T>>
+  | AsyncIterable<T | Transfer<T>>;
+/** Arguments, each of which may be marked by `transfer()`. */
+type Args<P extends unknown[]> = { [K in keyof P]: P[K] | Transfer<P[K]> };
 
 function positiveInt(value: unknown, make: (v: unknown) => string): number {
   if (typeof value !== "number") throw new TypeError(make(value));
@@ -258,6 +263,7 @@ export class Pool implements AsyncDisposable {
       total,
       source: it,
       isAsync,
+      array: Array.isArray(input) ? input : null,
       sink,
       options,
       bound,
@@ -340,7 +346,7 @@ export class Pool implements AsyncDisposable {
    */
   starmap<F extends AnyFn>(
     fn: F,
-    iterable: Input<Parameters<F>>,
+    iterable: Input<Args<Parameters<F>>>,
     chunksize?: number,
     options?: CallOptions,
   ): Promise<Result<F>[]> {
@@ -366,7 +372,7 @@ export class Pool implements AsyncDisposable {
    */
   apply<F extends AnyFn>(
     fn: F,
-    args?: Parameters<F>,
+    args?: Args<Parameters<F>>,
     options?: CallOptions,
   ): Promise<Result<F>> {
     const a = args ?? [];
@@ -411,7 +417,7 @@ export class Pool implements AsyncDisposable {
    */
   starmapAsync<F extends AnyFn>(
     fn: F,
-    iterable: Input<Parameters<F>>,
+    iterable: Input<Args<Parameters<F>>>,
     options: AsyncOptions<Result<F>[]> = {},
   ): AsyncResult<Result<F>[]> {
     return new AsyncResult(
@@ -430,7 +436,7 @@ export class Pool implements AsyncDisposable {
    */
   applyAsync<F extends AnyFn>(
     fn: F,
-    args?: Parameters<F>,
+    args?: Args<Parameters<F>>,
     options: AsyncOptions<Result<F>> = {},
   ): AsyncResult<Result<F>> {
     return new AsyncResult(this.apply(fn, args, options), options);

@@ -56,6 +56,8 @@ export class Job {
   /** Sync or async iterator over the input; null once exhausted. */
   source: Iterator<unknown> | AsyncIterator<unknown> | null;
   readonly isAsync: boolean;
+  /** The input when it is an array: chunks are sliced from it. */
+  readonly array: readonly unknown[] | null;
   /** The function's key on the wire, set by the engine. */
   key = 0;
   /** An async pull is under way. */
@@ -93,6 +95,7 @@ export class Job {
     total: number | undefined;
     source: Iterator<unknown> | AsyncIterator<unknown>;
     isAsync: boolean;
+    array: readonly unknown[] | null;
     sink: Sink;
     options: CallOptions;
     bound: number;
@@ -105,6 +108,10 @@ export class Job {
     this.total = init.total;
     this.source = init.source;
     this.isAsync = init.isAsync;
+    this.array = init.array;
+    if (init.sink.kind === "collect" && init.total !== undefined) {
+      this.results = new Array(init.total);
+    }
     this.sink = init.sink;
     this.options = init.options;
     this.bound = init.bound;

@@ -258,6 +258,15 @@ export class Engine {
   }
 
   #pullSync(job: Job): Chunk | undefined {
+    if (job.array !== null) {
+      const items = job.array.slice(job.pulled, job.pulled + job.chunksize);
+      if (job.pulled + items.length >= job.array.length) job.source = null;
+      if (items.length === 0) {
+        this.#check(job);
+        return undefined;
+      }
+      return this.#makeChunk(job, items);
+    }
     const it = job.source as Iterator<unknown>;
     const items: unknown[] = [];
     try {

@@ -11,6 +11,16 @@ export interface AsyncResultCallbacks<T> {
   errorCallback?: ((error: unknown) => void) | undefined;
 }
 
+// A throwing callback must not become an unhandled rejection that ends the
+// program: it is reported on stderr, as Python's pool reports it.
+function guard<V>(cb: (v: V) => void, value: V, what: string): void {
+  try {
+    cb(value);
+  } catch (err) {
+    console.error(`AsyncResult ${what} threw:`, err);
+  }
+}
+
 function checkWait(timeout: unknown, what: string): number | undefined {
   if (timeout === undefined) return undefined;
   if (typeof timeout !== "number" || Number.isNaN(timeout)) {
@@ -62,11 +72,12 @@ export class AsyncResult<T> implements PromiseLike<T> {
     promise.then(
       (value) => {
         this.#state = "fulfilled";
-        callbacks.callback?.(value);
+        if (callbacks.callback) guard(callbacks.callback, value, "callback");
       },
       (error) => {
         this.#state = "rejected";
-        callbacks.errorCallback?.(error);
+        const cb = callbacks.errorCallback;
+        if (cb) guard(cb, error, "errorCallback");
       },
     );
   }

@@ -11,6 +11,7 @@
 import { context } from "./_context.ts";
 import { messages } from "./_messages.ts";
 import { cloneError, unwrapTransfer } from "./_clone.ts";
+import { revive } from "./_shareable.ts";
 import {
   type ChunkMessage,
   encodeError,
@@ -79,7 +80,7 @@ async function run(msg: RunMessage): Promise<void> {
   if (ns === null) return;
   try {
     const fn = lookup(ns, msg.fn);
-    await fn(...msg.args);
+    await fn(...revive(msg.args));
   } catch (err) {
     reportExit(1, err);
     return;
@@ -141,7 +142,7 @@ function startPool(msg: PoolMessage): void {
   initializing = (async () => {
     try {
       const fn = lookup(await namespaceOf(moduleUrl), init.fn);
-      await fn(...init.args);
+      await fn(...revive(init.args));
       initialized = true;
       return true;
     } catch (err) {
@@ -243,7 +244,9 @@ function runTask(task: Task): Promise<void> | undefined {
   for (let i = 0; i < items.length; i++) {
     let v: unknown;
     try {
-      v = task.s === 1 ? fn(...(items[i] as unknown[])) : fn(items[i]);
+      v = task.s === 1
+        ? fn(...revive(items[i] as unknown[]))
+        : fn(revive(items[i]));
     } catch (err) {
       failTask(task, i, err, t0);
       return undefined;
@@ -274,7 +277,9 @@ async function runTaskAsync(
     const items = task.items;
     if (pending !== undefined) out[i++] = await pending;
     for (; i < items.length; i++) {
-      let v = task.s === 1 ? fn(...(items[i] as unknown[])) : fn(items[i]);
+      let v = task.s === 1
+        ? fn(...revive(items[i] as unknown[]))
+        : fn(revive(items[i]));
       if (
         v !== null && typeof v === "object" &&
         typeof (v as PromiseLike<unknown>).then === "function"

@@ -187,6 +187,7 @@ function flush(): void {
           one ? values[0] : values,
           one ? "result" : "results",
           e,
+          true,
         );
         send({
           t: "e",

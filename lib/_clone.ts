@@ -73,6 +73,7 @@ export function cloneError(
   value: unknown,
   path: string,
   cause: unknown,
+  back = false,
 ): DOMException {
   const found = findUncloneable(value, path);
   const detail = found ?? {
@@ -80,7 +81,10 @@ export function cloneError(
     reason: cause instanceof Error ? cause.message : String(cause),
   };
   const err = new DOMException(
-    messages.dataClone(detail.path, detail.reason),
+    (back ? messages.dataCloneBack : messages.dataClone)(
+      detail.path,
+      detail.reason,
+    ),
     "DataCloneError",
   );
   Object.defineProperty(err, "cause", { value: cause, configurable: true });

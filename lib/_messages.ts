@@ -1,6 +1,8 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
 // Every error message the library writes, once. Imported by both sides.
 
+import { context } from "./_context.ts";
+
 /** A value quoted for a message. */
 export function quote(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
@@ -34,7 +36,7 @@ export const messages = {
   noFlag: (): string =>
     `Cannot scope worker permissions: Deno needs the "--unstable-worker-options" flag (or "unstable": ["worker-options"] in deno.json) for "permissions", and without it would end the program; add the flag, or use permissions: "inherit"`,
   flagUnknown: (): string =>
-    `Cannot scope worker permissions: could not confirm that "--unstable-worker-options" is on (no read access to /proc/self/cmdline or deno.json), and Deno would end the program without it; add "unstable": ["worker-options"] to deno.json, or allow reading /proc/self/cmdline`,
+    `Cannot scope worker permissions: could not confirm that "--unstable-worker-options" is on, and Deno would end the program without it (Deno lets a program read its own command line only with -A, and no deno.json with "unstable": ["worker-options"] is in effect); add "unstable": ["worker-options"] to deno.json, or run with -A and the flag`,
   noRead: (module: string, path: string): string =>
     `Cannot load ${module} in a worker: it needs read access to ${path}; run with -R (--allow-read) or --allow-read=${path}`,
   limitsWithScope: (): string =>
@@ -57,6 +59,8 @@ export const messages = {
     }`,
   noCaller: (): string =>
     `Cannot find the module that defines the target: pass "module: import.meta.url" from the module that exports it`,
+  dataCloneBack: (path: string, reason: string): string =>
+    `Cannot send the ${path} back from worker "${context().current.name}": ${reason}; return only structured-clone values (plain data, arrays, Map, Set, Date, typed arrays, errors)`,
   dataClone: (path: string, reason: string): string =>
     `Cannot send ${path} to a worker: ${reason}; pass only structured-clone values (plain data, arrays, Map, Set, Date, typed arrays, errors)`,
   outOfMemory: (name: string, limit: string): string =>

@@ -115,7 +115,12 @@ export class AsyncResult<T> implements PromiseLike<T> {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (ms === undefined || this.#state !== "pending") return this.#promise;
+    if (
+      ms === undefined || ms > 2 ** 31 - 1 || this.#state !== "pending"
+    ) {
+      // Beyond setTimeout's 32-bit range (Infinity too): no time limit.
+      return this.#promise;
+    }
     let timer: ReturnType<typeof setTimeout> | undefined;
     return Promise.race([
       this.#promise,

@@ -58,12 +58,15 @@ const targets = new WeakMap<
   object,
   { ref: ReturnType<typeof fnRef>; module: string }
 >();
-type Result<F extends AnyFn> = Awaited<ReturnType<F>>;
+type Unwrap<T> = T extends Transfer<infer U> ? U : T;
+type Result<F extends AnyFn> = Unwrap<Awaited<ReturnType<F>>>;
 type Input<T> =
   | Iterable<T | Transfer<T>>
   | AsyncIterable<T | Transfer<T>>;
 /** Arguments, each of which may be marked by `transfer()`. */
 type Args<P extends unknown[]> = { [K in keyof P]: P[K] | Transfer<P[K]> };
+
+const MAX_TIMER = 2 ** 31 - 1;
 
 function positiveInt(value: unknown, make: (v: unknown) => string): number {
   if (typeof value !== "number") throw new TypeError(make(value));
@@ -149,7 +152,7 @@ function callOptions(value: unknown): CallOptions {
  * }
  * ```
  */
-export class Pool implements AsyncDisposable {
+export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
   #engine: Engine;
   #module: string | undefined;
   #terminated = false;
@@ -164,8 +167,8 @@ export class Pool implements AsyncDisposable {
    * @throws {Error} when called while a worker imports its module (an
    * unguarded top level), or scoped permissions lack the unstable flag.
    */
-  constructor(options?: number | PoolOptions) {
-    const opts: PoolOptions = typeof options === "number" ||
+  constructor(options?: number | PoolOptions<I>) {
+    const opts: PoolOptions<I> = typeof options === "number" ||
         options === undefined
       ? { processes: options as number }
       : options;
@@ -196,6 +199,8 @@ export class Pool implements AsyncDisposable {
         messages.badOption('"idleTimeout"', "zero or more milliseconds", idle),
       );
     }
+    // Beyond setTimeout's 32-bit range a timer would fire at once.
+    if (idle > MAX_TIMER) idle = Infinity;
     let initializer:
       | { fn: ReturnType<typeof fnRef>; args: unknown[] }
       | undefined;
@@ -485,6 +490,10 @@ export class Pool implements AsyncDisposable {
       async next(): Promise<IteratorResult<unknown>> {
         if (!submitted) {
           submitted = true;
+          if (engine.closed) {
+            job.settled = true;
+            throw new Error(messages.poolClosed(what));
+          }
           engine.submit(job);
         }
         while (true) {

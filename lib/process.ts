@@ -130,7 +130,7 @@ export class Process<A extends unknown[] = unknown[]> {
     }
     this.#ref = fnRef(options.target, '"target"');
     this.#module = resolveModule(options.module);
-    const args = options.args ?? [];
+    const args = options.args === undefined ? [] : options.args;
     if (!Array.isArray(args)) {
       throw new TypeError(
         messages.badOption('"args"', "an array of arguments", args),
@@ -291,7 +291,10 @@ export class Process<A extends unknown[] = unknown[]> {
         this.#joiners--;
         this.#updateRef();
       };
-      if (ms === undefined) return this.#ended.finally(done);
+      // Beyond setTimeout's 32-bit range (Infinity too): no time limit.
+      if (ms === undefined || ms > 2 ** 31 - 1) {
+        return this.#ended.finally(done);
+      }
       let timer: ReturnType<typeof setTimeout> | undefined;
       return Promise.race([
         this.#ended,

@@ -149,10 +149,37 @@ function detectFlag(): "on" | "off" | "unknown" {
     const config = findConfig(start.replace(/\/$/, ""));
     if (config === undefined) continue;
     const found = configUnstable(config);
-    if (found) return "on";
-    if (found === undefined) unknown = true;
+    // Without the command line, `--no-config` cannot be ruled out: confirm
+    // the config is in effect where its import map shows it.
+    if (found && (args !== undefined || inEffect(config))) return "on";
+    if (found === undefined || found) unknown = true;
   }
   return unknown ? "unknown" : "off";
+}
+
+/** Whether the config's import map is the one in effect, where that can be
+ * seen: a bare key of it must resolve from this (local) module. */
+function inEffect(config: string): boolean {
+  if (!import.meta.url.startsWith("file:")) return true;
+  let keys: string[] = [];
+  try {
+    const text = Deno.readTextFileSync(config);
+    const json = JSON.parse(
+      text.replace(/^\s*\/\/.*$/gm, "").replace(/,(\s*[}\]])/g, "$1"),
+    );
+    keys = Object.keys(json?.imports ?? {}).filter((k) =>
+      !k.endsWith("/") && !/^[a-z]+:/.test(k) && !k.startsWith(".")
+    );
+  } catch {
+    return true;
+  }
+  if (keys.length === 0) return true;
+  try {
+    import.meta.resolve(keys[0]!);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Throws the SPEC's clear error unless --unstable-worker-options is on. */

@@ -155,13 +155,16 @@ export class Engine {
   abort(job: Job, reason: unknown): void {
     if (job.settled) return;
     this.#fail(job, reason);
+    let replaced = false;
     for (const w of [...this.#workers]) {
       if (w.inflight.some((c) => c.job === job)) {
         this.#requeue(w, job);
         this.#retire(w);
+        replaced = true;
       }
     }
-    this.pump();
+    // Starting replacements blocks for a while: let the rejection go first.
+    if (replaced) setTimeout(() => this.pump(), 0);
   }
 
   stats(): PoolStats {
@@ -664,6 +667,7 @@ export class Engine {
     job.cleanup();
     this.#drop(job);
     this.#closeSource(job);
+    if (job.sink.kind === "stream") job.sink.wake();
   }
 
   #requeue(w: PoolWorker, except?: Job): void {

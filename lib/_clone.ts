@@ -110,12 +110,13 @@ export function post(
   }
 }
 
-const TRANSFER = Symbol.for("@parallel/multiprocessing/transfer");
-
 /** A value marked by `transfer()`: its buffers move instead of copying. */
 export interface Transfer<T> {
-  readonly [TRANSFER]: true;
+  /** The brand that marks the wrapper. */
+  readonly $transfer: true;
+  /** The value to send. */
   readonly value: T;
+  /** The buffers that move with it. */
   readonly list: Transferable[];
 }
 
@@ -160,7 +161,7 @@ export function markTransfer<T>(value: T, list?: Transferable[]): Transfer<T> {
     collect(value, found, new Set());
     buffers = [...found];
   }
-  return { [TRANSFER]: true, value, list: buffers };
+  return { $transfer: true, value, list: buffers };
 }
 
 /** If `value` is marked, unwraps it and adds its buffers to `transfer`. */
@@ -170,7 +171,7 @@ export function unwrapTransfer(
 ): unknown {
   if (
     value !== null && typeof value === "object" &&
-    (value as Record<symbol, unknown>)[TRANSFER] === true
+    (value as Partial<Transfer<unknown>>).$transfer === true
   ) {
     const t = value as Transfer<unknown>;
     for (const b of t.list) if (!transfer.includes(b)) transfer.push(b);

@@ -51,20 +51,25 @@ export interface AsyncOptions<T> extends CallOptions, AsyncResultCallbacks<T> {
   chunksize?: number;
 }
 
-type AnyFn = (...args: never[]) => unknown;
+/** Any function a pool can run. */
+export type TaskFunction = (...args: never[]) => unknown;
 
 // A function is defined in one module: its call-site lookup is done once.
 const targets = new WeakMap<
   object,
   { ref: ReturnType<typeof fnRef>; module: string }
 >();
-type Unwrap<T> = T extends Transfer<infer U> ? U : T;
-type Result<F extends AnyFn> = Unwrap<Awaited<ReturnType<F>>>;
-type Input<T> =
+/** What a task of `F` gives: its awaited return value, `transfer()` unwrapped. */
+export type TaskResult<F extends TaskFunction> = Awaited<ReturnType<F>> extends
+  Transfer<infer U> ? U : Awaited<ReturnType<F>>;
+/** A pool's input: sync or async items, each may be marked by `transfer()`. */
+export type PoolInput<T> =
   | Iterable<T | Transfer<T>>
   | AsyncIterable<T | Transfer<T>>;
 /** Arguments, each of which may be marked by `transfer()`. */
-type Args<P extends unknown[]> = { [K in keyof P]: P[K] | Transfer<P[K]> };
+export type TransferableArgs<P extends unknown[]> = {
+  [K in keyof P]: P[K] | Transfer<P[K]>;
+};
 
 const MAX_TIMER = 2 ** 31 - 1;
 
@@ -246,7 +251,7 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
       const module = this.#module ?? resolveModule(undefined);
       checkExported(ref, module);
       target = { ref, module };
-      cache.set(fn as AnyFn, target);
+      cache.set(fn as TaskFunction, target);
     }
     const { ref, module } = target;
     if (module !== this.#engine.options.module) assertReadable(module);
@@ -324,10 +329,10 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
    */
   map<F extends (item: never) => unknown>(
     fn: F,
-    iterable: Input<Parameters<F>[0]>,
+    iterable: PoolInput<Parameters<F>[0]>,
     chunksize?: number,
     options?: CallOptions,
-  ): Promise<Result<F>[]> {
+  ): Promise<TaskResult<F>[]> {
     return this.#collect(
       "map",
       fn,
@@ -336,7 +341,7 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
       chunksize,
       options,
     ) as Promise<
-      Result<F>[]
+      TaskResult<F>[]
     >;
   }
 
@@ -349,12 +354,12 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
    * @param options `signal` to cancel, `onProgress` to follow.
    * @returns The results.
    */
-  starmap<F extends AnyFn>(
+  starmap<F extends TaskFunction>(
     fn: F,
-    iterable: Input<Args<Parameters<F>>>,
+    iterable: PoolInput<TransferableArgs<Parameters<F>>>,
     chunksize?: number,
     options?: CallOptions,
-  ): Promise<Result<F>[]> {
+  ): Promise<TaskResult<F>[]> {
     return this.#collect(
       "starmap",
       fn,
@@ -363,7 +368,7 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
       chunksize,
       options,
     ) as Promise<
-      Result<F>[]
+      TaskResult<F>[]
     >;
   }
 
@@ -375,11 +380,11 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
    * @param options `signal` to cancel, `onProgress` to follow.
    * @returns The result.
    */
-  apply<F extends AnyFn>(
+  apply<F extends TaskFunction>(
     fn: F,
-    args?: Args<Parameters<F>>,
+    args?: TransferableArgs<Parameters<F>>,
     options?: CallOptions,
-  ): Promise<Result<F>> {
+  ): Promise<TaskResult<F>> {
     const a = args ?? [];
     if (!Array.isArray(a)) {
       return Promise.reject(
@@ -388,7 +393,7 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
     }
     return this.#collect("apply", fn, [a], true, 1, options) as Promise<
       unknown
-    > as Promise<Result<F>>;
+    > as Promise<TaskResult<F>>;
   }
 
   /**
@@ -402,9 +407,9 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
    */
   mapAsync<F extends (item: never) => unknown>(
     fn: F,
-    iterable: Input<Parameters<F>[0]>,
-    options: AsyncOptions<Result<F>[]> = {},
-  ): AsyncResult<Result<F>[]> {
+    iterable: PoolInput<Parameters<F>[0]>,
+    options: AsyncOptions<TaskResult<F>[]> = {},
+  ): AsyncResult<TaskResult<F>[]> {
     return new AsyncResult(
       this.map(fn, iterable, options.chunksize, options),
       options,
@@ -420,11 +425,11 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
    * `onProgress`.
    * @returns The handle of the work.
    */
-  starmapAsync<F extends AnyFn>(
+  starmapAsync<F extends TaskFunction>(
     fn: F,
-    iterable: Input<Args<Parameters<F>>>,
-    options: AsyncOptions<Result<F>[]> = {},
-  ): AsyncResult<Result<F>[]> {
+    iterable: PoolInput<TransferableArgs<Parameters<F>>>,
+    options: AsyncOptions<TaskResult<F>[]> = {},
+  ): AsyncResult<TaskResult<F>[]> {
     return new AsyncResult(
       this.starmap(fn, iterable, options.chunksize, options),
       options,
@@ -439,11 +444,11 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
    * @param options `callback`, `errorCallback`, `signal`, `onProgress`.
    * @returns The handle of the work.
    */
-  applyAsync<F extends AnyFn>(
+  applyAsync<F extends TaskFunction>(
     fn: F,
-    args?: Args<Parameters<F>>,
-    options: AsyncOptions<Result<F>> = {},
-  ): AsyncResult<Result<F>> {
+    args?: TransferableArgs<Parameters<F>>,
+    options: AsyncOptions<TaskResult<F>> = {},
+  ): AsyncResult<TaskResult<F>> {
     return new AsyncResult(this.apply(fn, args, options), options);
   }
 
@@ -541,10 +546,10 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
    */
   imap<F extends (item: never) => unknown>(
     fn: F,
-    iterable: Input<Parameters<F>[0]>,
+    iterable: PoolInput<Parameters<F>[0]>,
     chunksize?: number,
     options?: CallOptions,
-  ): AsyncIterableIterator<Result<F>> {
+  ): AsyncIterableIterator<TaskResult<F>> {
     return this.#stream(
       "imap",
       fn,
@@ -553,7 +558,7 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
       options,
       true,
     ) as AsyncIterableIterator<
-      Result<F>
+      TaskResult<F>
     >;
   }
 
@@ -568,10 +573,10 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
    */
   imapUnordered<F extends (item: never) => unknown>(
     fn: F,
-    iterable: Input<Parameters<F>[0]>,
+    iterable: PoolInput<Parameters<F>[0]>,
     chunksize?: number,
     options?: CallOptions,
-  ): AsyncIterableIterator<Result<F>> {
+  ): AsyncIterableIterator<TaskResult<F>> {
     return this.#stream(
       "imapUnordered",
       fn,
@@ -579,7 +584,7 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
       chunksize,
       options,
       false,
-    ) as AsyncIterableIterator<Result<F>>;
+    ) as AsyncIterableIterator<TaskResult<F>>;
   }
 
   /** No new work; queued work still finishes, then the workers end. */

@@ -36,7 +36,9 @@ export interface Chunk {
 
 /** The progress and cancellation options of a call. */
 export interface CallOptions {
+  /** Aborting it rejects the call's unfinished tasks with its reason. */
   readonly signal?: AbortSignal | undefined;
+  /** Called as items complete, with the count and (when known) the total. */
   readonly onProgress?: ((done: number, total?: number) => void) | undefined;
 }
 

@@ -10,12 +10,14 @@
 
 import { Pool, Process, transfer } from "../mod.ts";
 import { cube, noop, size, spin } from "./_targets.ts";
+import { Worker as ThreadWorker } from "node:worker_threads";
 
 const N = Number(Deno.env.get("BENCH_N") ?? 100_000);
 const REPS = Number(Deno.env.get("BENCH_REPS") ?? 5);
 const HERE = new URL(".", import.meta.url);
 const TARGETS = new URL("./_targets.ts", import.meta.url).href;
 const RAW = new URL("./_raw_worker.ts", import.meta.url);
+const RAW_THREAD = new URL("./_raw_thread.ts", import.meta.url);
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -94,6 +96,18 @@ async function rawSpawn(): Promise<number> {
   const w = new Worker(RAW, { type: "module" });
   await call(w, {});
   w.terminate();
+  return performance.now() - t0;
+}
+
+/** The mechanism under an unscoped Process: a node:worker_threads thread. */
+async function rawThreadSpawn(): Promise<number> {
+  const t0 = performance.now();
+  const w = new ThreadWorker(RAW_THREAD);
+  await new Promise<void>((resolve) => {
+    w.once("message", () => resolve());
+    w.postMessage(1);
+  });
+  await w.terminate();
   return performance.now() - t0;
 }
 
@@ -280,6 +294,7 @@ if (import.meta.main) {
   r.rawMove = await measure(REPS, () => rawPayload(workers, true));
   for (const w of workers) w.terminate();
   r.rawSpawn = await measure(20, rawSpawn);
+  r.rawThreadSpawn = await measure(20, rawThreadSpawn);
   r.rawFirst = await measure(REPS, rawFirstResult);
 
   log("our Pool…");
@@ -329,6 +344,7 @@ if (import.meta.main) {
   add("start→join", "ours Process (thread)", r.process, "ms");
   add("start→join", "ours Process, permissions none", r.processScoped, "ms");
   add("start→join", "raw web Worker", r.rawSpawn, "ms");
+  add("start→join", "raw node:worker_threads (Deno)", r.rawThreadSpawn, "ms");
   add("start→join", "Node worker_threads", pis?.worker_start_join_ms, "ms");
   add("start→join", "Python fork", py?.process_start_join_ms, "ms");
   add("start→join", "Python spawn", py?.process_start_join_spawn_ms, "ms");

@@ -10,7 +10,12 @@
 
 import { context } from "./_context.ts";
 import { messages } from "./_messages.ts";
-import { cloneError, unwrapTransfer } from "./_clone.ts";
+import {
+  classError,
+  cloneError,
+  findClassInstance,
+  unwrapTransfer,
+} from "./_clone.ts";
 import { revive } from "./_shareable.ts";
 import {
   type ChunkMessage,
@@ -202,6 +207,18 @@ function flush(): void {
 }
 
 function finishTask(task: Task, values: unknown[], t0: number): void {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null || typeof v !== "object") continue;
+    const found = findClassInstance(
+      v,
+      values.length === 1 ? "result" : `results[${i}]`,
+    );
+    if (found) {
+      failTask(task, i, classError(found, true), t0);
+      return;
+    }
+  }
   if (values.length >= 64) {
     // A big chunk goes alone, without copying its values.
     flush();
@@ -367,6 +384,13 @@ export function identify(
 ): void {
   moduleUrl = module;
   web = isWeb;
+  // A scoped worker exists, so --unstable-worker-options is on: nested
+  // scoped processes need not (and, without read access, cannot) detect it.
+  if (isWeb) {
+    (globalThis as Record<symbol, unknown>)[
+      Symbol.for("@parallel/multiprocessing/worker-options")
+    ] = true;
+  }
   ctx.current = {
     name: identity.name,
     pid: identity.pid,

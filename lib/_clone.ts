@@ -68,6 +68,96 @@ export function findUncloneable(
   return undefined;
 }
 
+function hasMethods(proto: object | null): boolean {
+  while (proto !== null && proto !== Object.prototype) {
+    for (const key of Object.getOwnPropertyNames(proto)) {
+      if (key === "constructor") continue;
+      const d = Object.getOwnPropertyDescriptor(proto, key);
+      if (d && (typeof d.value === "function" || d.get !== undefined)) {
+        return true;
+      }
+    }
+    proto = Object.getPrototypeOf(proto);
+  }
+  return false;
+}
+
+function builtIn(value: object): boolean {
+  return ArrayBuffer.isView(value) || value instanceof Date ||
+    value instanceof RegExp || value instanceof ArrayBuffer ||
+    value instanceof SharedArrayBuffer || value instanceof Error ||
+    value instanceof DOMException || value instanceof Blob ||
+    value instanceof MessagePort || value instanceof Boolean ||
+    value instanceof Number || value instanceof String;
+}
+
+/**
+ * Finds a class instance with methods in `value`: structured clone would
+ * send it as a plain object, its methods silently lost. Shareables (objects
+ * with an own `$mp` brand) are made to cross, and are not reported.
+ */
+export function findClassInstance(
+  value: unknown,
+  path: string,
+  seen: Set<unknown> = new Set(),
+): { path: string; reason: string } | undefined {
+  if (value === null || typeof value !== "object" || seen.has(value)) {
+    return undefined;
+  }
+  seen.add(value);
+  if (Object.hasOwn(value, "$mp")) return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findClassInstance(value[i], `${path}[${i}]`, seen);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (value instanceof Map || value instanceof Set) {
+    const entries = value instanceof Map ? [...value] : [...value];
+    return findClassInstance(entries, `${path}.entries()`, seen);
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) {
+    if (builtIn(value)) return undefined;
+    if (hasMethods(proto)) {
+      const name = (proto.constructor as { name?: string })?.name ||
+        "(anonymous)";
+      return {
+        path,
+        reason:
+          `it is an instance of class ${name}, whose methods structured clone would drop (it copies only own data)`,
+      };
+    }
+  }
+  for (const key of Object.keys(value)) {
+    const step = /^[A-Za-z_$][\w$]*$/.test(key)
+      ? `.${key}`
+      : `[${JSON.stringify(key)}]`;
+    const found = findClassInstance(
+      (value as Record<string, unknown>)[key],
+      path + step,
+      seen,
+    );
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** A DataCloneError for a class instance found by `findClassInstance`. */
+export function classError(
+  found: { path: string; reason: string },
+  back = false,
+): DOMException {
+  return new DOMException(
+    (back ? messages.dataCloneBack : messages.dataClone)(
+      found.path,
+      found.reason,
+    ),
+    "DataCloneError",
+  );
+}
+
 /** A `DataCloneError` naming the part of `value` (at `path`) that failed. */
 export function cloneError(
   value: unknown,
@@ -100,6 +190,8 @@ export function post(
   path: string,
   transfer?: Transferable[],
 ): void {
+  const found = findClassInstance(value, path);
+  if (found) throw classError(found);
   try {
     port.postMessage(msg, transfer ?? []);
   } catch (err) {

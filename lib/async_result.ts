@@ -21,6 +21,17 @@ function guard<V>(cb: (v: V) => void, value: V, what: string): void {
   }
 }
 
+/** Throws a TypeError unless the callbacks are functions (or absent). */
+export function checkCallbacks(callbacks: unknown): void {
+  if (callbacks === null || typeof callbacks !== "object") return;
+  for (const key of ["callback", "errorCallback"] as const) {
+    const cb = (callbacks as Record<string, unknown>)[key];
+    if (cb !== undefined && typeof cb !== "function") {
+      throw new TypeError(messages.badOption(`"${key}"`, "a function", cb));
+    }
+  }
+}
+
 function checkWait(timeout: unknown, what: string): number | undefined {
   if (timeout === undefined) return undefined;
   if (typeof timeout !== "number" || Number.isNaN(timeout)) {
@@ -66,6 +77,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
    * @param callbacks Called once the work settles.
    */
   constructor(promise: Promise<T>, callbacks: AsyncResultCallbacks<T> = {}) {
+    checkCallbacks(callbacks);
     // One reaction marks the state and runs the callbacks; it also marks a
     // rejection as handled, so nobody has to await an AsyncResult.
     this.#promise = promise;
@@ -145,12 +157,11 @@ export class AsyncResult<T> implements PromiseLike<T> {
    * @returns A promise that resolves either way, never rejects for the work.
    */
   async wait(timeout?: number): Promise<void> {
+    checkWait(timeout, "wait() timeout");
     try {
       await this.get(timeout);
-    } catch (err) {
-      if (err instanceof TypeError || err instanceof RangeError) {
-        if (this.#state === "pending") throw err;
-      }
+    } catch {
+      // the work's own error, or the timeout: wait() resolves either way
     }
   }
 

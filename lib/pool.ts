@@ -1,6 +1,10 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
 
-import { AsyncResult, type AsyncResultCallbacks } from "./async_result.ts";
+import {
+  AsyncResult,
+  type AsyncResultCallbacks,
+  checkCallbacks,
+} from "./async_result.ts";
 import { context } from "./_context.ts";
 import { cpuCount } from "./cpu_count.ts";
 import { type CallOptions, Job, type Sink } from "./_engine/job.ts";
@@ -410,6 +414,7 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
     iterable: PoolInput<Parameters<F>[0]>,
     options: AsyncOptions<TaskResult<F>[]> = {},
   ): AsyncResult<TaskResult<F>[]> {
+    checkCallbacks(options);
     return new AsyncResult(
       this.map(fn, iterable, options.chunksize, options),
       options,
@@ -430,6 +435,7 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
     iterable: PoolInput<TransferableArgs<Parameters<F>>>,
     options: AsyncOptions<TaskResult<F>[]> = {},
   ): AsyncResult<TaskResult<F>[]> {
+    checkCallbacks(options);
     return new AsyncResult(
       this.starmap(fn, iterable, options.chunksize, options),
       options,
@@ -449,6 +455,7 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
     args?: TransferableArgs<Parameters<F>>,
     options: AsyncOptions<TaskResult<F>> = {},
   ): AsyncResult<TaskResult<F>> {
+    checkCallbacks(options);
     return new AsyncResult(this.apply(fn, args, options), options);
   }
 

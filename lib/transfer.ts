@@ -1,6 +1,7 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
 
 import { markTransfer, type Transfer } from "./_clone.ts";
+import { messages } from "./_messages.ts";
 
 export type { Transfer } from "./_clone.ts";
 
@@ -15,6 +16,8 @@ export type { Transfer } from "./_clone.ts";
  * @param value The value to send.
  * @param transferables The buffers to move; by default all found in `value`.
  * @returns A marked value, unwrapped on the way.
+ * @throws {TypeError} when `transferables` is not an array of `ArrayBuffer`
+ * or `MessagePort`.
  *
  * @example Move a buffer to a worker
  * ```ts no-eval
@@ -36,5 +39,20 @@ export function transfer<T>(
   value: T,
   transferables?: Transferable[],
 ): Transfer<T> {
+  if (transferables !== undefined) {
+    const ok = Array.isArray(transferables) &&
+      transferables.every((t) =>
+        t instanceof ArrayBuffer || t instanceof MessagePort
+      );
+    if (!ok) {
+      throw new TypeError(
+        messages.badOption(
+          "transfer() transferables",
+          "an array of ArrayBuffer or MessagePort",
+          transferables,
+        ),
+      );
+    }
+  }
   return markTransfer(value, transferables);
 }

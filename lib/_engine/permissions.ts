@@ -136,8 +136,10 @@ function detectFlag(): "on" | "off" | "unknown" {
   }
   // Deno finds deno.json from the main module's folder, or the cwd.
   const starts: string[] = [];
-  if (Deno.mainModule.startsWith("file:")) {
-    starts.push(decodeURIComponent(new URL(".", Deno.mainModule).pathname));
+  // Deno.mainModule is undefined inside a web Worker.
+  const main = (Deno as { mainModule?: string }).mainModule;
+  if (typeof main === "string" && main.startsWith("file:")) {
+    starts.push(decodeURIComponent(new URL(".", main).pathname));
   }
   try {
     starts.push(Deno.cwd());
@@ -184,6 +186,10 @@ function inEffect(config: string): boolean {
 
 /** Throws the SPEC's clear error unless --unstable-worker-options is on. */
 export function assertWorkerOptions(): void {
+  const known = (globalThis as Record<symbol, unknown>)[
+    Symbol.for("@parallel/multiprocessing/worker-options")
+  ];
+  if (known === true) return;
   flagState ??= detectFlag();
   if (flagState === "on") return;
   throw new Error(

@@ -11,7 +11,12 @@
 import { context } from "../_context.ts";
 import { ProcessError } from "../errors.ts";
 import { messages } from "../_messages.ts";
-import { post, unwrapTransfer } from "../_clone.ts";
+import {
+  classError,
+  findClassInstance,
+  post,
+  unwrapTransfer,
+} from "../_clone.ts";
 import {
   type ChunkMessage,
   decodeError,
@@ -393,6 +398,17 @@ export class Engine {
         }
       }
       items[i] = item;
+      if (item !== null && typeof item === "object") {
+        const path = job.sink.kind === "collect" && job.total === 1 && job.star
+          ? "args"
+          : `iterable[${chunk.start + i}]`;
+        const found = findClassInstance(item, path);
+        if (found) {
+          job.outstanding--;
+          this.#fail(job, classError(found));
+          return;
+        }
+      }
     }
     out.chunks.push(chunk);
     w.tasks++;
@@ -442,12 +458,11 @@ export class Engine {
     try {
       w.port.postMessage(this.#batch(out.chunks), out.transfer);
       return;
-    } catch (err) {
-      if (!(err instanceof DOMException && err.name === "DataCloneError")) {
-        throw err;
-      }
+    } catch {
+      // fall through: find the chunk that cannot be sent
     }
-    // Some value cannot be cloned: send chunk by chunk to find whose.
+    // Some value cannot be sent: send chunk by chunk to find whose; only
+    // those calls fail.
     for (const chunk of out.chunks) {
       if (chunk.job.settled) {
         this.#forget(w, chunk);

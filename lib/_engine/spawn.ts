@@ -77,6 +77,13 @@ function spawnThread(
   });
   worker.on("exit", (code: number) => {
     if (killed) return;
+    // The thread's exit can overtake the messages it posted just before
+    // (its results, its own exit report): give the port time to deliver
+    // them, so that only the task it was running is failed.
+    setTimeout(() => died(code), 100);
+  });
+  const died = (code: number) => {
+    if (killed) return;
     const err = lastError as { code?: string } | undefined;
     if (err?.code === "ERR_WORKER_OUT_OF_MEMORY") {
       const limit = spec.resourceLimits?.maxOldGenerationSizeMb;
@@ -95,7 +102,7 @@ function spawnThread(
       return;
     }
     onDeath(code, lastError);
-  });
+  };
   return {
     kill() {
       if (killed) return;

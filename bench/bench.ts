@@ -407,9 +407,19 @@ if (import.meta.main) {
       r.serialCpu! / r.cpu! >= 1.95,
     ],
     [
-      "Process start→join / raw spawn ≤ 1.2",
+      "Process start→join / raw web Worker spawn ≤ 1.2",
       ratio(r.process, r.rawSpawn),
       r.process! / r.rawSpawn! <= 1.2,
+    ],
+    [
+      "Process start→join / raw node:worker_threads spawn ≤ 1.2",
+      ratio(r.process, r.rawThreadSpawn),
+      r.process! / r.rawThreadSpawn! <= 1.2,
+    ],
+    [
+      "scoped Process start→join / raw web Worker spawn ≤ 1.2",
+      ratio(r.processScoped, r.rawSpawn),
+      r.processScoped! / r.rawSpawn! <= 1.2,
     ],
     [
       "Pool first result / raw ≤ 1.2",

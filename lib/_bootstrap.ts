@@ -360,6 +360,8 @@ function dispatch(msg: ToWorker): void {
       break;
     case "init":
       ctx.pids = msg.pids;
+      ctx.liveness = msg.liveness.table;
+      Atomics.store(msg.liveness.self, 0, ctx.current.pid);
       break;
     case "pool":
       startPool(msg);

@@ -23,6 +23,8 @@ export interface Context {
   inWorker: boolean;
   /** Shared pid counter (a one-element Int32Array on a SharedArrayBuffer). */
   pids: Int32Array | null;
+  /** Program-wide table of ended pids (see `_liveness.ts`). */
+  liveness: Int32Array | null;
 }
 
 const KEY = Symbol.for("@parallel/multiprocessing/context");
@@ -38,6 +40,7 @@ export function context(): Context {
       importing: false,
       inWorker: false,
       pids: null,
+      liveness: null,
     };
     g[KEY] = ctx;
   }

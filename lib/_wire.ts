@@ -19,6 +19,8 @@ export interface FnRef {
 export interface InitMessage {
   readonly t: "init";
   readonly pids: Int32Array;
+  /** The liveness table, and a word where the worker writes its pid. */
+  readonly liveness: { readonly table: Int32Array; readonly self: Int32Array };
   readonly module: string;
 }
 

@@ -82,3 +82,158 @@ export class ProcessError extends Error {
     this.code = options.code;
   }
 }
+
+/**
+ * A queue had no item to give: `getNowait()` on an empty queue, or `get()`
+ * whose `timeout` ran out, as Python's `queue.Empty`.
+ *
+ * @example Catch an empty queue
+ * ```ts
+ * import { Empty, Queue } from "@parallel/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const queue = new Queue<number>();
+ * assert.throws(() => queue.getNowait(), Empty);
+ * await assert.rejects(queue.get(10), Empty);
+ * ```
+ */
+export class Empty extends Error {
+  /**
+   * Makes an `Empty` error.
+   *
+   * @param message What was empty, and for how long.
+   * @param options Standard error options, such as `cause`.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "Empty";
+  }
+}
+
+/**
+ * A queue had no room: `putNowait()` on a full queue, or `put()` whose
+ * `timeout` ran out, as Python's `queue.Full`.
+ *
+ * @example Catch a full queue
+ * ```ts
+ * import { Full, Queue } from "@parallel/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const queue = new Queue<number>(1);
+ * queue.putNowait(1);
+ * assert.throws(() => queue.putNowait(2), Full);
+ * await assert.rejects(queue.put(2, 10), Full);
+ * ```
+ */
+export class Full extends Error {
+  /**
+   * Makes a `Full` error.
+   *
+   * @param message What was full, and for how long.
+   * @param options Standard error options, such as `cause`.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "Full";
+  }
+}
+
+/**
+ * Nothing more will come: `recv()` on a pipe whose other end is closed and
+ * whose sent values were all read, or `get()` on a closed, empty queue. As
+ * Python's `EOFError` from `Connection.recv()`.
+ *
+ * @example End a loop at the end of a pipe
+ * ```ts
+ * import { EOFError, Pipe } from "@parallel/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const [a, b] = Pipe<number>();
+ * await a.send(1);
+ * a.close();
+ * assert.equal(await b.recv(), 1);
+ * await assert.rejects(b.recv(), EOFError);
+ * b.close();
+ * ```
+ */
+export class EOFError extends Error {
+  /**
+   * Makes an `EOFError`.
+   *
+   * @param message What ended.
+   * @param options Standard error options, such as `cause`.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "EOFError";
+  }
+}
+
+/**
+ * A process ended (returned, threw, called `exit()`, was terminated or ran
+ * out of memory) while holding a `Lock`, an `RLock` (or the lock of a
+ * `Condition`, `Value` or `SharedArray`). The `acquire()` that found it
+ * rejects with this error and frees the lock, so the next `acquire()` gets
+ * it. Python would wait forever; here the caller can check the state the
+ * lock guarded, then acquire again.
+ *
+ * @example Recover an abandoned lock
+ * ```ts no-eval
+ * import { AbandonedLockError, Lock } from "@parallel/multiprocessing";
+ *
+ * const lock = new Lock();
+ * try {
+ *   await lock.acquire();
+ * } catch (err) {
+ *   if (!(err instanceof AbandonedLockError)) throw err;
+ *   console.log(`process ${err.pid} died holding it`);
+ *   await lock.acquire(); // released: this takes it
+ * }
+ * lock.release();
+ * ```
+ */
+export class AbandonedLockError extends Error {
+  /** The pid of the process that ended while holding the lock. */
+  readonly pid: number;
+
+  /**
+   * Makes an `AbandonedLockError`.
+   *
+   * @param message What was abandoned, by whom.
+   * @param pid The pid of the process that ended holding the lock.
+   * @param options Standard error options, such as `cause`.
+   */
+  constructor(message: string, pid: number, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "AbandonedLockError";
+    this.pid = pid;
+  }
+}
+
+/**
+ * A `Barrier` is broken: a party's `wait()` timed out, `abort()` or
+ * `reset()` was called while parties waited, or the action threw. As
+ * Python's `threading.BrokenBarrierError`.
+ *
+ * @example Abort a barrier
+ * ```ts
+ * import { Barrier, BrokenBarrierError } from "@parallel/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const barrier = new Barrier(2);
+ * barrier.abort();
+ * await assert.rejects(barrier.wait(), BrokenBarrierError);
+ * ```
+ */
+export class BrokenBarrierError extends Error {
+  /**
+   * Makes a `BrokenBarrierError`.
+   *
+   * @param message Why the barrier is broken.
+   * @param options Standard error options, such as `cause`.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "BrokenBarrierError";
+  }
+}

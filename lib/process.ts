@@ -1,6 +1,7 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
 
 import { context } from "./_context.ts";
+import { livenessFor, processEnded } from "./_liveness.ts";
 import { children, nextName, nextPid, pidCounter } from "./_engine/registry.ts";
 import { post } from "./_clone.ts";
 import {
@@ -223,6 +224,7 @@ export class Process<A extends unknown[] = unknown[]> {
     const init: InitMessage = {
       t: "init",
       pids: pidCounter(),
+      liveness: livenessFor(port1),
       module: this.#module,
     };
     port1.postMessage(init);
@@ -364,6 +366,7 @@ export class Process<A extends unknown[] = unknown[]> {
     this.#error = error;
     this.#handle?.kill();
     this.#handle = null;
+    processEnded(this.#port);
     this.#port?.close();
     this.#port = null;
     children.delete(this);

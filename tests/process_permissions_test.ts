@@ -2,12 +2,7 @@
 // lacks the flags or permissions a worker needs.
 import assert from "node:assert/strict";
 import { Process, ProcessError } from "@parallel/multiprocessing";
-import {
-  allocate,
-  allocateBig,
-  noop,
-  readFile,
-} from "./fixtures/targets.ts";
+import { allocate, allocateBig, noop, readFile } from "./fixtures/targets.ts";
 import { finish, fixture, runDeno } from "./fixtures/harness.ts";
 
 const module = fixture("targets.ts");

@@ -9,6 +9,7 @@
 // the rest are re-queued for other workers.
 
 import { context } from "../_context.ts";
+import { livenessFor, processEnded } from "../_liveness.ts";
 import { ProcessError } from "../errors.ts";
 import { messages } from "../_messages.ts";
 import {
@@ -334,6 +335,7 @@ export class Engine {
     const init: InitMessage = {
       t: "init",
       pids: pidCounter(),
+      liveness: livenessFor(port1),
       module: this.options.module,
     };
     port1.postMessage(init);
@@ -698,6 +700,7 @@ export class Engine {
     clearTimeout(w.idleTimer);
     w.handle?.kill();
     w.port.close();
+    processEnded(w.port);
     const i = this.#workers.indexOf(w);
     if (i !== -1) this.#workers.splice(i, 1);
   }

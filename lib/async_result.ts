@@ -2,6 +2,7 @@
 
 import { TimeoutError } from "./errors.ts";
 import { messages } from "./_messages.ts";
+import { checkTimeout, MAX_TIMER } from "./_timeout.ts";
 
 /** The callbacks of the `*Async` pool methods. */
 export interface AsyncResultCallbacks<T> {
@@ -30,21 +31,6 @@ export function checkCallbacks(callbacks: unknown): void {
       throw new TypeError(messages.badOption(`"${key}"`, "a function", cb));
     }
   }
-}
-
-function checkWait(timeout: unknown, what: string): number | undefined {
-  if (timeout === undefined) return undefined;
-  if (typeof timeout !== "number" || Number.isNaN(timeout)) {
-    throw new TypeError(
-      messages.badOption(what, "a number of milliseconds", timeout),
-    );
-  }
-  if (timeout < 0) {
-    throw new RangeError(
-      messages.badOption(what, "zero or more milliseconds", timeout),
-    );
-  }
-  return timeout;
 }
 
 /**
@@ -123,12 +109,12 @@ export class AsyncResult<T> implements PromiseLike<T> {
   get(timeout?: number): Promise<T> {
     let ms: number | undefined;
     try {
-      ms = checkWait(timeout, "get() timeout");
+      ms = checkTimeout(timeout, "get() timeout");
     } catch (err) {
       return Promise.reject(err);
     }
     if (
-      ms === undefined || ms > 2 ** 31 - 1 || this.#state !== "pending"
+      ms === undefined || ms > MAX_TIMER || this.#state !== "pending"
     ) {
       // Beyond setTimeout's 32-bit range (Infinity too): no time limit.
       return this.#promise;
@@ -157,7 +143,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
    * @returns A promise that resolves either way, never rejects for the work.
    */
   async wait(timeout?: number): Promise<void> {
-    checkWait(timeout, "wait() timeout");
+    checkTimeout(timeout, "wait() timeout");
     try {
       await this.get(timeout);
     } catch {

@@ -20,6 +20,7 @@ import {
 import { Engine, type PoolStats } from "./_engine/scheduler.ts";
 import { checkExported, fnRef, resolveModule } from "./_engine/target.ts";
 import { messages } from "./_messages.ts";
+import { MAX_TIMER } from "./_timeout.ts";
 import type { Transfer } from "./_clone.ts";
 
 export type { PoolStats } from "./_engine/scheduler.ts";
@@ -74,8 +75,6 @@ export type PoolInput<T> =
 export type TransferableArgs<P extends unknown[]> = {
   [K in keyof P]: P[K] | Transfer<P[K]>;
 };
-
-const MAX_TIMER = 2 ** 31 - 1;
 
 function positiveInt(value: unknown, make: (v: unknown) => string): number {
   if (typeof value !== "number") throw new TypeError(make(value));

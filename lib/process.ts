@@ -16,6 +16,7 @@ import {
 import { spawnWorker, type WorkerHandle } from "./_engine/spawn.ts";
 import { checkExported, fnRef, resolveModule } from "./_engine/target.ts";
 import { messages } from "./_messages.ts";
+import { checkTimeout, MAX_TIMER } from "./_timeout.ts";
 import {
   decodeError,
   type ExitMessage,
@@ -47,21 +48,6 @@ export interface ProcessOptions<A extends unknown[] = unknown[]> {
 }
 
 type State = "new" | "running" | "ended" | "closed";
-
-function checkTimeout(timeout: unknown, what: string): number | undefined {
-  if (timeout === undefined || timeout === null) return undefined;
-  if (typeof timeout !== "number" || Number.isNaN(timeout)) {
-    throw new TypeError(
-      messages.badOption(what, "a number of milliseconds", timeout),
-    );
-  }
-  if (timeout < 0) {
-    throw new RangeError(
-      messages.badOption(what, "zero or more milliseconds", timeout),
-    );
-  }
-  return timeout;
-}
 
 /**
  * A target function running in its own worker, as Python's
@@ -285,7 +271,7 @@ export class Process<A extends unknown[] = unknown[]> {
       if (this.#state === "new") {
         throw new Error(messages.notStarted(this.#name, "join"));
       }
-      const ms = checkTimeout(timeout, "join() timeout");
+      const ms = checkTimeout(timeout, "join() timeout", true);
       if (this.#state === "ended") return Promise.resolve();
       this.#joiners++;
       this.#updateRef();
@@ -294,7 +280,7 @@ export class Process<A extends unknown[] = unknown[]> {
         this.#updateRef();
       };
       // Beyond setTimeout's 32-bit range (Infinity too): no time limit.
-      if (ms === undefined || ms > 2 ** 31 - 1) {
+      if (ms === undefined || ms > MAX_TIMER) {
         return this.#ended.finally(done);
       }
       let timer: ReturnType<typeof setTimeout> | undefined;

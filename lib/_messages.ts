@@ -100,6 +100,4 @@ export const messages = {
     `Cannot create pool: "processes" must be a positive integer, received ${
       quote(value)
     }`,
-  loadFailed: (module: string, detail: string): string =>
-    `Worker could not load ${module}: ${detail}`,
 } as const;

@@ -163,7 +163,6 @@ function callOptions(value: unknown): CallOptions {
 export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
   #engine: Engine;
   #module: string | undefined;
-  #terminated = false;
   #targets: typeof targets = new WeakMap();
 
   /**
@@ -600,7 +599,6 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
 
   /** Ends every worker now; unfinished calls reject. */
   terminate(): void {
-    this.#terminated = true;
     this.#engine.terminate(new Error(messages.poolTerminated()));
   }
 

@@ -266,40 +266,40 @@ export class Engine {
     return chunk;
   }
 
+  /** A chunk of `items`, or, when there are none, settles a finished job. */
+  #chunkOrFinish(job: Job, items: unknown[]): Chunk | undefined {
+    if (items.length > 0) return this.#makeChunk(job, items);
+    this.#check(job);
+    return undefined;
+  }
+
   #pullSync(job: Job): Chunk | undefined {
+    let items: unknown[];
     if (job.array !== null) {
-      const items = job.array.slice(job.pulled, job.pulled + job.chunksize);
-      if (job.pulled + items.length >= job.array.length) job.source = null;
-      if (items.length === 0) {
-        this.#check(job);
+      items = job.array.slice(job.pulled, job.pulled + job.chunksize);
+    } else {
+      const it = job.source as Iterator<unknown>;
+      items = [];
+      try {
+        while (items.length < job.chunksize) {
+          const r = it.next();
+          if (r.done) {
+            job.source = null;
+            break;
+          }
+          items.push(r.value);
+        }
+      } catch (err) {
+        job.source = null;
+        this.#fail(job, err);
         return undefined;
       }
-      return this.#makeChunk(job, items);
     }
-    const it = job.source as Iterator<unknown>;
-    const items: unknown[] = [];
-    try {
-      while (items.length < job.chunksize) {
-        const r = it.next();
-        if (r.done) {
-          job.source = null;
-          break;
-        }
-        items.push(r.value);
-      }
-    } catch (err) {
-      job.source = null;
-      this.#fail(job, err);
-      return undefined;
-    }
+    // Known length: done without asking the iterator once more.
     if (job.total !== undefined && job.pulled + items.length >= job.total) {
       job.source = null;
     }
-    if (items.length === 0) {
-      this.#check(job);
-      return undefined;
-    }
-    return this.#makeChunk(job, items);
+    return this.#chunkOrFinish(job, items);
   }
 
   async #pullAsync(job: Job): Promise<void> {
@@ -323,8 +323,8 @@ export class Engine {
     }
     job.pulling = false;
     if (job.settled) return;
-    if (items.length > 0) this.#retry.push(this.#makeChunk(job, items));
-    else this.#check(job);
+    const chunk = this.#chunkOrFinish(job, items);
+    if (chunk !== undefined) this.#retry.push(chunk);
     this.pump();
   }
 

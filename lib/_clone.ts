@@ -245,6 +245,16 @@ function collect(
   for (const v of Object.values(value)) collect(v, out, seen);
 }
 
+/** Which of `marked` (a batch's transfer list) `value` holds. */
+export function transfersIn(
+  value: unknown,
+  marked: readonly Transferable[],
+): Transferable[] {
+  const found = new Set<Transferable>();
+  collect(value, found, new Set());
+  return marked.filter((t) => found.has(t));
+}
+
 /** Marks `value` so that its ArrayBuffers (found in it, or `list`) move. */
 export function markTransfer<T>(value: T, list?: Transferable[]): Transfer<T> {
   let buffers = list;

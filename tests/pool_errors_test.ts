@@ -1,7 +1,7 @@
 // Pool failure paths: task errors, workers that die mid-task, bad input,
 // values that cannot be cloned, and scoped permissions.
 import assert from "node:assert/strict";
-import { Pool, ProcessError } from "@parallel/multiprocessing";
+import { Pool, ProcessError, transfer } from "@parallel/multiprocessing";
 import {
   add,
   allocate,
@@ -14,6 +14,7 @@ import {
   readText,
   rejectLater,
   returnFunction,
+  sumBytes,
   throwAggregate,
   throwAt3,
   throwCustom,
@@ -422,4 +423,19 @@ Deno.test("Pool({ permissions: { read: [file] } }) may read that file only", asy
   assert.match(text, /@parallel\/multiprocessing/);
   const err = await rejectionOf(pool.apply(readText, [MOD_TS]));
   assert.ok(err instanceof Deno.errors.NotCapable, `got ${Deno.inspect(err)}`);
+});
+
+Deno.test("Pool.apply() still moves a transfer()'d buffer when another call in the same batch cannot be sent", async () => {
+  await using pool = openPool({ processes: 1 });
+  // Many tiny tasks widen the pipeline, so the next two calls leave in
+  // one message; that message fails for the symbol, and each call is then
+  // sent alone.
+  await withTimeout(pool.map(cube, range(2000), 1));
+  const bytes = new Uint8Array([1, 2, 3, 4]);
+  const moved = pool.apply(sumBytes, [transfer(bytes)]);
+  const bad = pool.apply(echo, [Symbol("not cloneable")]);
+  const err = await rejectionOf(bad);
+  assert.equal((err as Error).name, "DataCloneError");
+  assert.equal(await withTimeout(moved), 10);
+  assert.equal(bytes.byteLength, 0, "the buffer was copied, not moved");
 });

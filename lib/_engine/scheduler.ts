@@ -16,6 +16,7 @@ import {
   classError,
   findClassInstance,
   post,
+  transfersIn,
   unwrapTransfer,
 } from "../_clone.ts";
 import {
@@ -457,14 +458,17 @@ export class Engine {
     const out = w.out!;
     w.out = null;
     if (!w.alive) return;
-    try {
-      w.port.postMessage(this.#batch(out.chunks), out.transfer);
-      return;
-    } catch {
-      // fall through: find the chunk that cannot be sent
+    // A failed postMessage has already detached the buffers it was to move,
+    // so a batch that moves buffers goes chunk by chunk from the start.
+    if (out.transfer.length === 0) {
+      try {
+        w.port.postMessage(this.#batch(out.chunks), out.transfer);
+        return;
+      } catch {
+        // fall through: find the chunk that cannot be sent
+      }
     }
-    // Some value cannot be sent: send chunk by chunk to find whose; only
-    // those calls fail.
+    // Chunk by chunk: a value that cannot be sent fails only its call.
     for (const chunk of out.chunks) {
       if (chunk.job.settled) {
         this.#forget(w, chunk);
@@ -480,7 +484,7 @@ export class Engine {
           job.sink.kind === "collect" && job.total === 1 && job.star
             ? "args"
             : `iterable[${chunk.start}${items.length === 1 ? "" : "…"}]`,
-          out.transfer.filter((t) => items.some((i) => i === t)),
+          transfersIn(items, out.transfer),
         );
       } catch (err) {
         this.#forget(w, chunk);

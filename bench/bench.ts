@@ -183,6 +183,20 @@ async function oursScopedProcess(): Promise<number> {
   return performance.now() - t0;
 }
 
+/** A scoped daemon starts through the hub thread (see README, Design). */
+async function oursScopedDaemon(): Promise<number> {
+  const t0 = performance.now();
+  const p = new Process({
+    target: noop,
+    module: TARGETS,
+    permissions: "none",
+    daemon: true,
+  });
+  p.start();
+  await p.join();
+  return performance.now() - t0;
+}
+
 async function oursFirstResult(): Promise<number> {
   const t0 = performance.now();
   const pool = new Pool({ processes: 2, module: TARGETS });
@@ -313,6 +327,7 @@ if (import.meta.main) {
   await pool[Symbol.asyncDispose]();
   r.process = await measure(20, oursProcess);
   r.processScoped = await measure(10, oursScopedProcess);
+  r.processScopedDaemon = await measure(5, oursScopedDaemon);
   r.first = await measure(REPS, oursFirstResult);
 
   const py = await python();
@@ -343,6 +358,12 @@ if (import.meta.main) {
   add("cpu speed-up", "piscina", pis?.cpu_speedup, "×");
   add("start→join", "ours Process (thread)", r.process, "ms");
   add("start→join", "ours Process, permissions none", r.processScoped, "ms");
+  add(
+    "start→join",
+    "ours Process, permissions none, daemon",
+    r.processScopedDaemon,
+    "ms",
+  );
   add("start→join", "raw web Worker", r.rawSpawn, "ms");
   add("start→join", "raw node:worker_threads (Deno)", r.rawThreadSpawn, "ms");
   add("start→join", "Node worker_threads", pis?.worker_start_join_ms, "ms");

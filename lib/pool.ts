@@ -17,13 +17,14 @@ import {
   type Permissions,
   type ResourceLimits,
 } from "./_engine/permissions.ts";
-import { Engine, type PoolStats } from "./_engine/scheduler.ts";
+import { Engine } from "./_engine/scheduler.ts";
+import type { PoolEngine, PoolStats } from "./_engine/dispatcher.ts";
 import { checkExported, fnRef, resolveModule } from "./_engine/target.ts";
 import { messages } from "./_messages.ts";
 import { MAX_TIMER } from "./_timeout.ts";
 import type { Transfer } from "./_clone.ts";
 
-export type { PoolStats } from "./_engine/scheduler.ts";
+export type { PoolStats } from "./_engine/dispatcher.ts";
 export type { Timing } from "./_engine/stats.ts";
 export type { CallOptions } from "./_engine/job.ts";
 
@@ -161,7 +162,7 @@ function callOptions(value: unknown): CallOptions {
  * ```
  */
 export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
-  #engine: Engine;
+  #engine: PoolEngine;
   #module: string | undefined;
   #targets: typeof targets = new WeakMap();
 

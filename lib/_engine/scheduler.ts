@@ -12,13 +12,7 @@ import { context } from "../_context.ts";
 import { livenessFor, processEnded } from "../_liveness.ts";
 import { ProcessError } from "../errors.ts";
 import { messages } from "../_messages.ts";
-import {
-  classError,
-  findClassInstance,
-  post,
-  transfersIn,
-  unwrapTransfer,
-} from "../_clone.ts";
+import { post, transfersIn } from "../_clone.ts";
 import {
   type ChunkMessage,
   decodeError,
@@ -27,11 +21,12 @@ import {
   type InitMessage,
   type PoolMessage,
 } from "../_wire.ts";
+import { Dispatcher, type PoolStats } from "./dispatcher.ts";
 import type { Chunk, Job } from "./job.ts";
 import type { Permissions, ResourceLimits } from "./permissions.ts";
 import { nextPid, pidCounter } from "./registry.ts";
 import { spawnWorker, type WorkerHandle } from "./spawn.ts";
-import { Samples, type Timing } from "./stats.ts";
+import { Samples } from "./stats.ts";
 
 /** The pool's settings, every default filled in. */
 export interface EngineOptions {
@@ -44,25 +39,7 @@ export interface EngineOptions {
   readonly idleTimeout: number;
 }
 
-/** What `Pool.stats()` returns. */
-export interface PoolStats {
-  /** The pool size. */
-  readonly processes: number;
-  /** Workers running a task now. */
-  readonly busy: number;
-  /** Items waiting to be sent to a worker (known input only). */
-  readonly queued: number;
-  /** Items finished. */
-  readonly completed: number;
-  /** Items that failed. */
-  readonly failed: number;
-  /** Share of worker time spent running tasks since the pool started, 0-1. */
-  readonly utilization: number;
-  /** Time a task (chunk) ran in its worker, ms. */
-  readonly runTime: Timing;
-  /** Time a task waited between being sent and starting, ms. */
-  readonly waitTime: Timing;
-}
+export type { PoolStats } from "./dispatcher.ts";
 
 type Port = MessagePort & { ref(): void; unref(): void };
 
@@ -85,83 +62,36 @@ class PoolWorker {
 }
 
 let workerNames = 0;
-let chunkIds = 0;
 
 /** The engine behind a `Pool`. */
-export class Engine {
+export class Engine extends Dispatcher {
   readonly options: EngineOptions;
   readonly #workers: PoolWorker[] = [];
-  readonly #jobs = new Set<Job>();
-  /** Jobs that may still have input, oldest first, from `#feedHead`. */
-  #feeding: Job[] = [];
-  #feedHead = 0;
-  readonly #retry: Chunk[] = [];
   readonly #fnKeys = new Map<string, number>();
   readonly #targetKeys = new WeakMap<object, number>();
   readonly #run = new Samples();
   readonly #wait = new Samples();
   readonly #started = performance.now();
   #window = 1;
-  #completed = 0;
-  #failed = 0;
-  #closed = false;
   #flushing = false;
-  #broken: unknown = undefined;
-  #joined: Array<() => void> = [];
 
   constructor(options: EngineOptions) {
+    super();
     this.options = options;
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** The error that broke the pool (a failing initializer), if any. */
-  get broken(): unknown {
-    return this.#broken;
-  }
-
-  /** Adds a call and starts feeding it to workers. */
-  submit(job: Job): void {
-    this.#jobs.add(job);
-    this.#feeding.push(job);
-    const signal = job.options.signal;
-    if (signal !== undefined) {
-      const onAbort = () => this.abort(job, signal.reason);
-      signal.addEventListener("abort", onAbort, { once: true });
-      job.cleanup = () => signal.removeEventListener("abort", onAbort);
-    }
-    this.pump();
-  }
-
-  /** No new calls; workers end once the queued work is done. */
-  close(): void {
-    this.#closed = true;
-    this.#maybeFinish();
   }
 
   /** Ends every worker now; unfinished calls reject with `reason`. */
   terminate(reason: unknown): void {
-    this.#closed = true;
-    for (const job of [...this.#jobs]) this.#fail(job, reason);
-    this.#retry.length = 0;
+    this.isClosed = true;
+    this.failAll(reason);
     for (const w of [...this.#workers]) this.#retire(w);
-    this.#maybeFinish();
-  }
-
-  /** Resolves when every worker is gone (after close or terminate). */
-  joined(): Promise<void> {
-    return new Promise((resolve) => {
-      this.#joined.push(resolve);
-      this.#maybeFinish();
-    });
+    this.maybeFinish();
   }
 
   /** Rejects `job` with `reason`; a worker busy on it is replaced. */
   abort(job: Job, reason: unknown): void {
     if (job.settled) return;
-    this.#fail(job, reason);
+    this.fail(job, reason);
     let replaced = false;
     for (const w of [...this.#workers]) {
       if (w.inflight.some((c) => c.job === job)) {
@@ -175,18 +105,13 @@ export class Engine {
   }
 
   stats(): PoolStats {
-    let queued = 0;
-    for (const c of this.#retry) queued += c.items.length;
-    for (const job of this.#jobs) {
-      if (job.total !== undefined) queued += job.total - job.pulled;
-    }
     const elapsed = performance.now() - this.#started;
     return {
       processes: this.options.processes,
       busy: this.#workers.filter((w) => w.inflight.length > 0).length,
-      queued,
-      completed: this.#completed,
-      failed: this.#failed,
+      queued: this.queuedItems(),
+      completed: this.completed,
+      failed: this.failed,
       utilization: elapsed > 0
         ? Math.min(1, this.#run.sum / (elapsed * this.options.processes))
         : 0,
@@ -200,9 +125,9 @@ export class Engine {
     while (true) {
       const worker = this.#pickWorker();
       if (worker === undefined) return;
-      const chunk = this.#nextChunk();
+      const chunk = this.nextChunk();
       if (chunk === undefined) {
-        this.#compactFeeding();
+        this.compactFeeding();
         return;
       }
       this.#send(worker === "spawn" ? this.#spawn() : worker, chunk);
@@ -222,111 +147,6 @@ export class Engine {
     if (this.#workers.length < this.options.processes) return "spawn";
     if (best !== undefined && best.inflight.length < this.#window) return best;
     return undefined;
-  }
-
-  #nextChunk(): Chunk | undefined {
-    while (this.#retry.length > 0) {
-      const c = this.#retry.shift()!;
-      if (!c.job.settled) return c;
-    }
-    for (let i = this.#feedHead; i < this.#feeding.length; i++) {
-      const job = this.#feeding[i]!;
-      if (job.settled || job.source === null) {
-        if (i === this.#feedHead && !job.pulling) this.#feedHead++;
-        continue;
-      }
-      if (!job.wantsInput()) continue;
-      if (job.isAsync) {
-        this.#pullAsync(job);
-        continue;
-      }
-      const chunk = this.#pullSync(job);
-      if (chunk !== undefined) return chunk;
-    }
-    return undefined;
-  }
-
-  #compactFeeding(): void {
-    if (this.#feedHead > 256 && this.#feedHead * 2 > this.#feeding.length) {
-      this.#feeding = this.#feeding.slice(this.#feedHead);
-      this.#feedHead = 0;
-    }
-  }
-
-  #makeChunk(job: Job, items: unknown[]): Chunk {
-    const chunk: Chunk = {
-      job,
-      seq: job.chunks++,
-      start: job.pulled,
-      items,
-      id: ++chunkIds,
-      sentAt: 0,
-    };
-    job.pulled += items.length;
-    job.outstanding++;
-    return chunk;
-  }
-
-  /** A chunk of `items`, or, when there are none, settles a finished job. */
-  #chunkOrFinish(job: Job, items: unknown[]): Chunk | undefined {
-    if (items.length > 0) return this.#makeChunk(job, items);
-    this.#check(job);
-    return undefined;
-  }
-
-  #pullSync(job: Job): Chunk | undefined {
-    let items: unknown[];
-    if (job.array !== null) {
-      items = job.array.slice(job.pulled, job.pulled + job.chunksize);
-    } else {
-      const it = job.source as Iterator<unknown>;
-      items = [];
-      try {
-        while (items.length < job.chunksize) {
-          const r = it.next();
-          if (r.done) {
-            job.source = null;
-            break;
-          }
-          items.push(r.value);
-        }
-      } catch (err) {
-        job.source = null;
-        this.#fail(job, err);
-        return undefined;
-      }
-    }
-    // Known length: done without asking the iterator once more.
-    if (job.total !== undefined && job.pulled + items.length >= job.total) {
-      job.source = null;
-    }
-    return this.#chunkOrFinish(job, items);
-  }
-
-  async #pullAsync(job: Job): Promise<void> {
-    job.pulling = true;
-    const it = job.source as AsyncIterator<unknown>;
-    const items: unknown[] = [];
-    try {
-      while (items.length < job.chunksize) {
-        const r = await it.next();
-        if (r.done) {
-          job.source = null;
-          break;
-        }
-        items.push(r.value);
-      }
-    } catch (err) {
-      job.source = null;
-      job.pulling = false;
-      this.#fail(job, err);
-      return;
-    }
-    job.pulling = false;
-    if (job.settled) return;
-    const chunk = this.#chunkOrFinish(job, items);
-    if (chunk !== undefined) this.#retry.push(chunk);
-    this.pump();
   }
 
   #spawn(): PoolWorker {
@@ -392,27 +212,7 @@ export class Engine {
       w.fns.add(k);
     }
     const out = w.out ??= { chunks: [], transfer: [] };
-    const items = chunk.items;
-    for (let i = 0; i < items.length; i++) {
-      const item = unwrapTransfer(items[i], out.transfer);
-      if (job.star && Array.isArray(item)) {
-        for (let j = 0; j < item.length; j++) {
-          item[j] = unwrapTransfer(item[j], out.transfer);
-        }
-      }
-      items[i] = item;
-      if (item !== null && typeof item === "object") {
-        const path = job.sink.kind === "collect" && job.total === 1 && job.star
-          ? "args"
-          : `iterable[${chunk.start + i}]`;
-        const found = findClassInstance(item, path);
-        if (found) {
-          job.outstanding--;
-          this.#fail(job, classError(found));
-          return;
-        }
-      }
-    }
+    if (!this.prepare(chunk, out.transfer)) return;
     out.chunks.push(chunk);
     w.tasks++;
     if (w.inflight.length === 0) {
@@ -481,15 +281,13 @@ export class Engine {
           w.port,
           this.#batch([chunk]),
           items.length === 1 ? items[0] : items,
-          job.sink.kind === "collect" && job.total === 1 && job.star
-            ? "args"
-            : `iterable[${chunk.start}${items.length === 1 ? "" : "…"}]`,
+          this.pathOf(chunk),
           transfersIn(items, out.transfer),
         );
       } catch (err) {
         this.#forget(w, chunk);
         job.outstanding--;
-        this.#fail(job, err);
+        this.fail(job, err);
       }
     }
     if (w.inflight.length === 0) this.#idle(w);
@@ -512,7 +310,7 @@ export class Engine {
           const chunk = this.#take(w, msg.c[j]!);
           if (chunk !== undefined) {
             this.#timing(chunk, msg.d[j]!);
-            this.#deliver(chunk, msg.v, at, n);
+            this.deliver(chunk, msg.v, at, n);
           }
           at += n;
         }
@@ -523,9 +321,9 @@ export class Engine {
         const chunk = this.#take(w, msg.c);
         if (chunk === undefined) return;
         this.#timing(chunk, msg.d);
-        this.#failed += chunk.items.length - msg.i;
+        this.failed += chunk.items.length - msg.i;
         chunk.job.outstanding--;
-        this.#fail(chunk.job, decodeError(msg.e), chunk);
+        this.fail(chunk.job, decodeError(msg.e), chunk);
         this.#afterTask(w);
         break;
       }
@@ -567,7 +365,7 @@ export class Engine {
       else this.#idle(w);
     }
     this.pump();
-    this.#maybeFinish();
+    this.maybeFinish();
   }
 
   #idle(w: PoolWorker): void {
@@ -576,125 +374,17 @@ export class Engine {
       w.idleTimer = setTimeout(() => {
         if (w.inflight.length === 0) {
           this.#retire(w);
-          this.#maybeFinish();
+          this.maybeFinish();
         }
       }, this.options.idleTimeout);
       Deno.unrefTimer(w.idleTimer as unknown as number);
     }
   }
 
-  #deliver(chunk: Chunk, values: unknown[], at: number, n: number): void {
-    const job = chunk.job;
-    job.outstanding--;
-    this.#completed += n;
-    if (job.settled) return;
-    job.done += n;
-    if (job.sink.kind === "collect") {
-      const out = job.results;
-      const start = chunk.start;
-      for (let i = 0; i < n; i++) out[start + i] = values[at + i];
-    } else if (!job.sink.ordered) {
-      for (let i = 0; i < n; i++) job.results.push(values[at + i]);
-    } else {
-      (job.parked ??= new Map()).set(chunk.seq, values.slice(at, at + n));
-      this.#flushOrdered(job);
-    }
-    this.#progress(job);
-    this.#check(job);
-    if (job.sink.kind === "stream") job.sink.wake();
-  }
-
-  #flushOrdered(job: Job): void {
-    const parked = job.parked!;
-    let next = parked.get(job.nextSeq);
-    while (next !== undefined) {
-      parked.delete(job.nextSeq++);
-      if (!Array.isArray(next)) {
-        job.error = { value: next.error };
-        job.settled = true;
-        job.cleanup();
-        this.#drop(job);
-        return;
-      }
-      for (const v of next) job.results.push(v);
-      next = parked.get(job.nextSeq);
-    }
-  }
-
-  #progress(job: Job): void {
-    const cb = job.options.onProgress;
-    if (cb === undefined) return;
-    try {
-      cb(job.done, job.total);
-    } catch {
-      // a failing progress callback must not break the pool
-    }
-  }
-
-  /** Settles a job that has every result. */
-  #check(job: Job): void {
-    if (job.settled || !job.finished()) return;
-    job.settled = true;
-    job.cleanup();
-    this.#drop(job);
-    if (job.sink.kind === "collect") {
-      job.sink.resolve(job.sink.single ? job.results[0] : job.results);
-    } else job.sink.wake();
-  }
-
-  #fail(job: Job, error: unknown, chunk?: Chunk): void {
-    if (job.settled) return;
-    if (
-      job.sink.kind === "stream" && job.sink.ordered && chunk !== undefined
-    ) {
-      // The error takes its place in the output order.
-      (job.parked ??= new Map()).set(chunk.seq, { error });
-      this.#flushOrdered(job);
-      job.sink.wake();
-      if (job.settled) this.#closeSource(job);
-      return;
-    }
-    job.settled = true;
-    job.cleanup();
-    this.#drop(job);
-    this.#closeSource(job);
-    if (job.sink.kind === "collect") job.sink.reject(error);
-    else {
-      job.error = { value: error };
-      job.sink.wake();
-    }
-  }
-
-  #closeSource(job: Job): void {
-    const source = job.source;
-    job.source = null;
-    try {
-      const r = source?.return?.();
-      if (r instanceof Promise) r.catch(() => {});
-    } catch {
-      // ignore
-    }
-  }
-
-  #drop(job: Job): void {
-    this.#jobs.delete(job);
-    this.#maybeFinish();
-  }
-
-  /** A stream consumer stopped early (break / return()). */
-  cancel(job: Job): void {
-    if (job.settled) return;
-    job.settled = true;
-    job.cleanup();
-    this.#drop(job);
-    this.#closeSource(job);
-    if (job.sink.kind === "stream") job.sink.wake();
-  }
-
   #requeue(w: PoolWorker, except?: Job): void {
     const keep = w.inflight.filter((c) => c.job !== except && !c.job.settled);
     w.inflight.length = 0;
-    this.#retry.unshift(...keep);
+    this.retry.unshift(...keep);
   }
 
   #retire(w: PoolWorker): void {
@@ -716,7 +406,7 @@ export class Engine {
     this.#retire(w);
     if (head !== undefined) {
       head.job.outstanding--;
-      this.#failed += head.items.length;
+      this.failed += head.items.length;
       const cause = error instanceof ProcessError ? error.cause : error;
       const err = error instanceof ProcessError ? error : new ProcessError(
         messages.workerDied(w.name, code, head.job.fn.name),
@@ -724,31 +414,29 @@ export class Engine {
           ? { processName: w.name, exitCode: code }
           : { processName: w.name, exitCode: code, cause },
       );
-      this.#fail(head.job, err, head);
+      this.fail(head.job, err, head);
     }
     this.pump();
-    this.#maybeFinish();
+    this.maybeFinish();
   }
 
   #breakPool(w: PoolWorker, error: unknown): void {
     const err = new Error(messages.initializerFailed(w.name), {
       cause: error,
     });
-    this.#broken = err;
+    this.brokenBy = err;
     this.terminate(err);
   }
 
-  #maybeFinish(): void {
-    if (!this.#closed) return;
-    if (this.#jobs.size === 0 && this.#retry.length === 0) {
+  protected maybeFinish(): void {
+    if (!this.isClosed) return;
+    if (this.jobs.size === 0 && this.retry.length === 0) {
       for (const w of [...this.#workers]) {
         if (w.inflight.length === 0) this.#retire(w);
       }
     }
-    if (this.#workers.length === 0 && this.#jobs.size === 0) {
-      const waiting = this.#joined;
-      this.#joined = [];
-      for (const resolve of waiting) resolve();
+    if (this.#workers.length === 0 && this.jobs.size === 0) {
+      this.resolveJoined();
     }
   }
 }

@@ -51,6 +51,12 @@ export const messages = {
     }`,
   badLimitKey: (key: string): string =>
     `Cannot use "resourceLimits.${key}": known limits are maxOldGenerationSizeMb, maxYoungGenerationSizeMb and stackSizeMb`,
+  badBackend: (value: unknown): string =>
+    `Cannot use "backend" ${
+      quote(value)
+    }: it must be made by a backend function, such as redisBackend() from "@parallel/multiprocessing/redis"`,
+  backendOption: (name: string): string =>
+    `Cannot use "${name}" with a "backend": the workers' settings belong to the machines that run them (the worker command's flags, such as --processes), not to the pool that sends the tasks; remove "${name}"`,
   badOption: (what: string, expected: string, value: unknown): string =>
     `Cannot use ${what}: it must be ${expected}, received ${quote(value)}`,
   badModule: (value: unknown): string =>

@@ -18,6 +18,7 @@ import {
   type ResourceLimits,
 } from "./_engine/permissions.ts";
 import { Engine } from "./_engine/scheduler.ts";
+import { backendFactory } from "./_engine/backend.ts";
 import type { PoolEngine, PoolStats } from "./_engine/dispatcher.ts";
 import { checkExported, fnRef, resolveModule } from "./_engine/target.ts";
 import { messages } from "./_messages.ts";
@@ -28,8 +29,38 @@ export type { PoolStats } from "./_engine/dispatcher.ts";
 export type { Timing } from "./_engine/stats.ts";
 export type { CallOptions } from "./_engine/job.ts";
 
+/**
+ * Where a pool's tasks run when not on this machine's workers. Made by a
+ * backend function, such as `redisBackend()` from
+ * `@parallel/multiprocessing/redis`, and passed as `new Pool({ backend })`.
+ *
+ * @example Tasks on other machines, through Redis
+ * ```ts no-eval
+ * import { Pool } from "@parallel/multiprocessing";
+ * import { redisBackend } from "@parallel/multiprocessing/redis";
+ *
+ * export function cube(x: number): number {
+ *   return x ** 3;
+ * }
+ *
+ * if (import.meta.main) {
+ *   const backend = redisBackend({ url: "redis://127.0.0.1:6379", queue: "jobs" });
+ *   await using pool = new Pool({ backend });
+ *   console.log(await pool.map(cube, [0, 1, 2, 3])); // [ 0, 1, 8, 27 ]
+ * }
+ * ```
+ */
+export interface PoolBackend {
+  /** Where the tasks go, for messages: such as "redis://host:6379 jobs". */
+  readonly description: string;
+}
+
 /** The options of a {@linkcode Pool}. */
 export interface PoolOptions<I extends unknown[] = unknown[]> {
+  /** Run the tasks elsewhere, such as on other machines through Redis
+   * (`redisBackend()`). The workers' settings (`processes`, `permissions`,
+   * ...) then belong to the worker command and may not be given here. */
+  backend?: PoolBackend;
   /** How many workers; default `cpuCount()`. */
   processes?: number;
   /** Run once in each worker before its first task. */
@@ -185,6 +216,13 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
         messages.badOption("Pool options", "a number or an object", options),
       );
     }
+    if (opts.backend !== undefined) {
+      this.#engine = Pool.#remote(opts);
+      this.#module = opts.module === undefined
+        ? undefined
+        : this.#engine.options.module;
+      return;
+    }
     const processes = opts.processes === undefined
       ? cpuCount()
       : positiveInt(opts.processes, messages.badProcesses);
@@ -233,6 +271,31 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
       maxTasksPerChild: maxTasks,
       idleTimeout: idle,
     });
+  }
+
+  static #remote<I extends unknown[]>(opts: PoolOptions<I>): PoolEngine {
+    const factory = backendFactory(opts.backend);
+    if (factory === undefined) {
+      throw new TypeError(messages.badBackend(opts.backend));
+    }
+    for (
+      const name of [
+        "processes",
+        "initializer",
+        "initargs",
+        "maxTasksPerChild",
+        "permissions",
+        "resourceLimits",
+        "idleTimeout",
+      ] as const
+    ) {
+      if (opts[name] !== undefined) {
+        throw new TypeError(messages.backendOption(name));
+      }
+    }
+    const module = resolveModule(opts.module);
+    if (context().importing) throw new Error(messages.unguarded(module));
+    return factory({ module });
   }
 
   #job(

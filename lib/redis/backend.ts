@@ -1,0 +1,143 @@
+// Copyright 2026 the @parallel/multiprocessing authors. MIT license.
+
+import { resolve } from "node:path";
+import { defineBackend } from "../_engine/backend.ts";
+import type { PoolBackend } from "../pool.ts";
+import { checkQueue, checkUrl, safeUrl } from "./_client.ts";
+import { RedisEngine } from "./_coordinator.ts";
+
+/** The options of {@linkcode redisBackend}. */
+export interface RedisBackendOptions {
+  /** The server, such as `"redis://127.0.0.1:6379"` (`rediss://` for TLS;
+   * a password goes in the URL). */
+  url: string;
+  /** The queue's name; workers started with the same `--queue` serve it. */
+  queue: string;
+  /** The project root that task modules are named relative to; default:
+   * the nearest folder above the target module that holds a deno.json,
+   * deno.jsonc or package.json. Workers resolve the same relative paths
+   * under their own root. */
+  root?: string | URL;
+  /** Most chunks in Redis at a time, per pool; default 1024. More input
+   * is read only as results come back, so memory stays bounded. */
+  maxPending?: number;
+  /** ms to wait for Redis to come back (or answer at all) before the
+   * pool's calls reject with `RedisUnavailableError`; default 5000. */
+  reconnectTimeout?: number;
+  /** ms that calls may wait with no live worker before they reject with
+   * `NoWorkersError`; default 30000. `Infinity` waits for ever. */
+  workerTimeout?: number;
+}
+
+function positive(
+  value: unknown,
+  name: string,
+  fallback: number,
+  infinite = false,
+): number {
+  if (value === undefined) return fallback;
+  if (
+    typeof value !== "number" || Number.isNaN(value) || value <= 0 ||
+    (!infinite && !Number.isFinite(value))
+  ) {
+    throw new RangeError(
+      `Cannot use "${name}" ${String(value)}: it must be a positive number of ${
+        name === "maxPending" ? "chunks" : "milliseconds"
+      }${infinite ? " (or Infinity)" : ""}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Runs a pool's tasks on other machines through Redis Streams: pass the
+ * result as `new Pool({ backend })`, and start the worker command on each
+ * worker machine (`deno run -A jsr:@parallel/multiprocessing/worker --redis
+ * URL --queue NAME`). `map`, `imap`, `apply`, their `*Async` forms,
+ * `signal`, `onProgress` and `stats()` behave as they do locally.
+ *
+ * Targets are named by module and export: a local module travels as its
+ * path relative to the project root with its sha256, and a worker whose
+ * copy differs refuses the task with a `ModuleMismatchError`. Values cross
+ * in V8's serialization format (the structured-clone types). A chunk whose
+ * worker dies is run again by another; duplicate results are dropped.
+ *
+ * Each chunk costs a few Redis round trips, so pass a `chunksize` that makes
+ * a chunk take a few milliseconds at least (see the README).
+ *
+ * @param options The server, the queue and optional limits.
+ * @returns A backend for `new Pool({ backend })`.
+ * @throws {TypeError} when the url or queue is malformed.
+ * @throws {RangeError} when a limit is not a positive number.
+ *
+ * @example Cubes on worker machines
+ * ```ts no-eval
+ * import { Pool } from "@parallel/multiprocessing";
+ * import { redisBackend } from "@parallel/multiprocessing/redis";
+ *
+ * export function cube(x: number): number {
+ *   return x ** 3;
+ * }
+ *
+ * if (import.meta.main) {
+ *   const backend = redisBackend({
+ *     url: "redis://127.0.0.1:6379",
+ *     queue: "jobs",
+ *   });
+ *   await using pool = new Pool({ backend });
+ *   const cubes = await pool.map(cube, [0, 1, 2, 3]);
+ *   console.log(cubes); // [ 0, 1, 8, 27 ]
+ * }
+ * ```
+ */
+export function redisBackend(options: RedisBackendOptions): PoolBackend {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(
+      `Cannot make a Redis backend from ${
+        String(options)
+      }: pass { url: "redis://host:6379", queue: "jobs" }`,
+    );
+  }
+  const url = checkUrl(options.url);
+  const queue = checkQueue(options.queue);
+  let root: string | undefined;
+  if (options.root !== undefined) {
+    const r = options.root;
+    if (r instanceof URL) root = decodeURIComponent(r.pathname);
+    else if (typeof r === "string") {
+      root = resolve(
+        r.startsWith("file:") ? decodeURIComponent(new URL(r).pathname) : r,
+      );
+    } else {
+      throw new TypeError(
+        `Cannot use "root" ${String(r)}: it must be a folder path or file URL`,
+      );
+    }
+  }
+  const cfg = {
+    url,
+    queue,
+    root,
+    maxPending: Math.floor(
+      positive(options.maxPending, "maxPending", 1024),
+    ),
+    reconnectTimeout: positive(
+      options.reconnectTimeout,
+      "reconnectTimeout",
+      5000,
+    ),
+    workerTimeout: positive(
+      options.workerTimeout,
+      "workerTimeout",
+      30_000,
+      true,
+    ),
+  };
+  const backend: PoolBackend = {
+    description: `${safeUrl(url)} queue "${queue}"`,
+  };
+  return defineBackend(
+    backend,
+    ({ module }) => new RedisEngine(cfg, module),
+  );
+}

@@ -1,0 +1,634 @@
+// Copyright 2026 the @parallel/multiprocessing authors. MIT license.
+
+import type { Buffer } from "node:buffer";
+import { hostname } from "node:os";
+import { isAbsolute, join, normalize, resolve, sep } from "node:path";
+import { pathToFileURL } from "node:url";
+import { deserialize, serialize } from "node:v8";
+import { cpuCount } from "../cpu_count.ts";
+import { Job } from "../_engine/job.ts";
+import { Engine } from "../_engine/scheduler.ts";
+import { encodeError } from "../_wire.ts";
+import {
+  checkQueue,
+  checkUrl,
+  connect,
+  describe,
+  type Redis,
+  safeUrl,
+  sleep,
+} from "./_client.ts";
+import { ModuleMismatchError, RedisUnavailableError } from "./errors.ts";
+import {
+  findRoot,
+  GROUP,
+  hashFile,
+  HEARTBEAT_SCRIPT,
+  keysOf,
+  type ResultRecord,
+} from "./_protocol.ts";
+
+/** The options of {@linkcode serve}. */
+export interface ServeOptions {
+  /** The server, such as `"redis://127.0.0.1:6379"`. */
+  url: string;
+  /** The queue to serve, as given to `redisBackend()`. */
+  queue: string;
+  /** Local module Workers that run the tasks; default `cpuCount()`. */
+  processes?: number;
+  /** The project root task modules are resolved under; default: the
+   * nearest folder at or above the working directory that holds a
+   * deno.json, deno.jsonc or package.json. */
+  root?: string;
+  /** This worker's name in Redis and in errors; default `host:pid`. */
+  name?: string;
+  /** ms after which a chunk held by a silent worker is taken over;
+   * default 5000. Workers refresh what they hold every `heartbeat` ms. */
+  claimAfter?: number;
+  /** ms between heartbeats; default 1000. Must be well under
+   * `claimAfter`. */
+  heartbeat?: number;
+  /** ms to wait for Redis at start before giving up; default 5000. */
+  connectTimeout?: number;
+  /** Called with problems that do not stop the worker (Redis lost and
+   * retried); default: written to stderr. */
+  onWarning?: (message: string) => void;
+}
+
+/** What {@linkcode RedisWorker.stats} returns. */
+export interface RedisWorkerStats {
+  /** Chunks finished (their results sent). */
+  readonly chunks: number;
+  /** Chunks that failed in a task. */
+  readonly failed: number;
+  /** Chunks refused because the module differs or is missing. */
+  readonly refused: number;
+  /** Chunks taken over from silent workers. */
+  readonly reclaimed: number;
+  /** Chunks held now (running or queued locally). */
+  readonly held: number;
+}
+
+/** A running worker: see {@linkcode serve}. */
+export interface RedisWorker extends AsyncDisposable {
+  /** Its name in Redis. */
+  readonly name: string;
+  /** Its local module Workers. */
+  readonly processes: number;
+  /** Its counters. */
+  stats(): RedisWorkerStats;
+  /** Stops taking tasks, finishes the ones held, then disconnects. */
+  close(): Promise<void>;
+  /** Resolves when the worker has stopped. */
+  readonly finished: Promise<void>;
+}
+
+interface Held {
+  readonly entry: string;
+  readonly reply: string;
+  readonly chunk: number;
+  readonly start: number;
+}
+
+interface Task {
+  readonly reply: string;
+  readonly chunk: number;
+  readonly spec: string;
+  readonly hash: string;
+  readonly name: string;
+  readonly src: string;
+  readonly star: boolean;
+  readonly items: Buffer;
+}
+
+function parse(fields: Buffer[]): Task | undefined {
+  const f: Record<string, Buffer> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    f[fields[i]!.toString()] = fields[i + 1]!;
+  }
+  if (!f.r || !f.i || !f.m || !f.h || !f.f || !f.x || !f.s || !f.a) {
+    return undefined;
+  }
+  return {
+    reply: f.r.toString(),
+    chunk: Number(f.i.toString()),
+    spec: f.m.toString(),
+    hash: f.h.toString(),
+    name: f.f.toString(),
+    src: f.x.toString(),
+    star: f.s.toString() === "1",
+    items: f.a,
+  };
+}
+
+function count(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+    throw new RangeError(
+      `Cannot use "${name}" ${String(value)}: it must be a positive integer`,
+    );
+  }
+  return value;
+}
+
+type Entries = [Buffer, Buffer[] | null][];
+
+/**
+ * Serves a queue's tasks with a local pool of module Workers until closed:
+ * the library side of the worker command
+ * (`deno run -A jsr:@parallel/multiprocessing/worker --redis URL --queue
+ * NAME`). It takes chunks from the queue's consumer group (up to two per
+ * local Worker), runs them, sends each result to the coordinator that asked,
+ * then acknowledges the chunk. It refreshes what it holds every `heartbeat`
+ * ms, and takes over chunks that other workers left silent for `claimAfter`
+ * ms. A task whose module differs from the coordinator's copy is refused
+ * with a `ModuleMismatchError`.
+ *
+ * @param options The server, the queue, and optional settings.
+ * @returns The running worker.
+ * @throws {RedisUnavailableError} (as a rejection) when Redis does not
+ * answer within `connectTimeout`.
+ *
+ * @example Serve a queue from a program
+ * ```ts no-eval
+ * import { serve } from "@parallel/multiprocessing/redis";
+ *
+ * const worker = await serve({ url: "redis://127.0.0.1:6379", queue: "jobs" });
+ * Deno.addSignalListener("SIGTERM", () => worker.close());
+ * await worker.finished;
+ * ```
+ */
+export async function serve(options: ServeOptions): Promise<RedisWorker> {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(
+      `Cannot serve with ${
+        String(options)
+      }: pass { url: "redis://host:6379", queue: "jobs" }`,
+    );
+  }
+  const worker = new Server({
+    url: checkUrl(options.url),
+    queue: checkQueue(options.queue),
+    processes: count(options.processes, "processes", cpuCount()),
+    root: options.root === undefined
+      ? findRoot(Deno.cwd())
+      : resolve(options.root),
+    name: options.name ?? `${hostname()}:${Deno.pid}`,
+    claimAfter: count(options.claimAfter, "claimAfter", 5000),
+    heartbeat: count(options.heartbeat, "heartbeat", 1000),
+    connectTimeout: count(options.connectTimeout, "connectTimeout", 5000),
+    warn: options.onWarning ??
+      ((m: string) => console.error(`[worker] ${m}`)),
+  });
+  await worker.start();
+  return worker;
+}
+
+interface Settings {
+  readonly url: string;
+  readonly queue: string;
+  readonly processes: number;
+  readonly root: string;
+  readonly name: string;
+  readonly claimAfter: number;
+  readonly heartbeat: number;
+  readonly connectTimeout: number;
+  readonly warn: (message: string) => void;
+}
+
+class Server implements RedisWorker {
+  readonly #s: Settings;
+  readonly #keys: ReturnType<typeof keysOf>;
+  readonly #cmd: Redis;
+  readonly #blk: Redis;
+  readonly #held = new Map<string, Held>();
+  readonly #targets = new Map<string, object>();
+  readonly #verified = new Map<string, { at: number; error?: Error }>();
+  #engine: Engine | null = null;
+  #out: { held: Held; record: ResultRecord }[] = [];
+  #flushing = false;
+  #stopping = false;
+  #wakeReader: (() => void) | null = null;
+  #timers: ReturnType<typeof setInterval>[] = [];
+  #cursor = "0-0";
+  #lost = false;
+  #counts = { chunks: 0, failed: 0, refused: 0, reclaimed: 0 };
+  #finish!: () => void;
+  readonly finished: Promise<void>;
+  #closing: Promise<void> | null = null;
+
+  constructor(settings: Settings) {
+    this.#s = settings;
+    this.#keys = keysOf(settings.queue);
+    this.#cmd = connect(settings.url, `mp-worker ${settings.name}`);
+    this.#blk = connect(settings.url, `mp-worker-read ${settings.name}`);
+    this.finished = new Promise((resolve) => this.#finish = resolve);
+  }
+
+  get name(): string {
+    return this.#s.name;
+  }
+
+  get processes(): number {
+    return this.#s.processes;
+  }
+
+  stats(): RedisWorkerStats {
+    return { ...this.#counts, held: this.#held.size };
+  }
+
+  async start(): Promise<void> {
+    const s = this.#s;
+    let lastError: unknown;
+    this.#cmd.on("error", (err: unknown) => lastError = err);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        Promise.all([this.#cmd.connect(), this.#blk.connect()]),
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(lastError ?? new Error("no answer")),
+            s.connectTimeout,
+          );
+        }),
+      ]);
+      clearTimeout(timer);
+      await this.#cmd.xgroup("CREATE", this.#keys.tasks, GROUP, "0", "MKSTREAM")
+        .catch((err: unknown) => {
+          if (!describe(err).startsWith("BUSYGROUP")) throw err;
+        });
+    } catch (err) {
+      clearTimeout(timer);
+      this.#cmd.disconnect();
+      this.#blk.disconnect();
+      const url = safeUrl(s.url);
+      throw new RedisUnavailableError(
+        `Cannot serve queue "${s.queue}": Redis at ${url} did not answer within ${s.connectTimeout} ms (${
+          describe(lastError ?? err)
+        }); start Redis there or fix --redis`,
+        { url, cause: lastError ?? err },
+      );
+    }
+    this.#cmd.on("close", () => {
+      if (this.#stopping || this.#lost) return;
+      this.#lost = true;
+      s.warn(`lost Redis at ${safeUrl(s.url)}; reconnecting`);
+    });
+    this.#cmd.on("ready", () => {
+      if (!this.#lost) return;
+      this.#lost = false;
+      s.warn(`Redis at ${safeUrl(s.url)} is back`);
+      // A restarted server may have lost the group.
+      this.#cmd.xgroup("CREATE", this.#keys.tasks, GROUP, "0", "MKSTREAM")
+        .catch(() => {});
+    });
+    await this.#beat();
+    this.#timers.push(setInterval(() => this.#beat(), s.heartbeat));
+    const reclaimEvery = Math.max(100, Math.floor(s.claimAfter / 2));
+    this.#timers.push(setInterval(() => this.#reclaim(), reclaimEvery));
+    this.#loop().catch((err) => s.warn(`reader stopped: ${describe(err)}`));
+  }
+
+  get #capacity(): number {
+    return this.#s.processes * 2;
+  }
+
+  async #loop(): Promise<void> {
+    while (!this.#stopping) {
+      const room = this.#capacity - this.#held.size;
+      if (room <= 0) {
+        await new Promise<void>((r) => this.#wakeReader = r);
+        continue;
+      }
+      let res: [Buffer, Entries][] | null;
+      try {
+        res = await this.#blk.callBuffer(
+          "XREADGROUP",
+          "GROUP",
+          GROUP,
+          this.#s.name,
+          "COUNT",
+          room,
+          "BLOCK",
+          1000,
+          "STREAMS",
+          this.#keys.tasks,
+          ">",
+        ) as [Buffer, Entries][] | null;
+      } catch (err) {
+        if (this.#stopping) break;
+        if (describe(err).startsWith("NOGROUP")) {
+          await this.#cmd.xgroup(
+            "CREATE",
+            this.#keys.tasks,
+            GROUP,
+            "0",
+            "MKSTREAM",
+          ).catch(() => {});
+        }
+        await sleep(200);
+        continue;
+      }
+      // Entries read while stopping stay pending: another worker takes them.
+      if (res === null || this.#stopping) continue;
+      for (const [, entries] of res) this.#takeAll(entries, false);
+    }
+  }
+
+  #takeAll(entries: Entries, reclaimed: boolean): void {
+    for (const [id, fields] of entries) {
+      const entry = id.toString();
+      if (fields === null || this.#held.has(entry)) continue;
+      const task = parse(fields);
+      if (task === undefined) {
+        // Not a task of ours: acknowledge it so that it is not retried.
+        this.#cmd.xack(this.#keys.tasks, GROUP, entry).catch(() => {});
+        continue;
+      }
+      if (reclaimed) this.#counts.reclaimed++;
+      const held: Held = {
+        entry,
+        reply: task.reply,
+        chunk: task.chunk,
+        start: performance.now(),
+      };
+      this.#held.set(entry, held);
+      this.#run(task, held);
+    }
+  }
+
+  async #run(task: Task, held: Held): Promise<void> {
+    let record: ResultRecord;
+    try {
+      const module = await this.#verify(task);
+      const items = deserialize(task.items) as unknown[];
+      const values = await this.#submit(task, module, items);
+      record = {
+        i: task.chunk,
+        v: values,
+        t: performance.now() - held.start,
+        w: this.#s.name,
+        p: this.#s.processes,
+      };
+    } catch (err) {
+      if (err instanceof ModuleMismatchError) this.#counts.refused++;
+      else this.#counts.failed++;
+      record = {
+        i: task.chunk,
+        e: encodeError(err),
+        t: performance.now() - held.start,
+        w: this.#s.name,
+        p: this.#s.processes,
+      };
+    }
+    this.#out.push({ held, record });
+    if (!this.#flushing) {
+      this.#flushing = true;
+      queueMicrotask(() => this.#flush());
+    }
+  }
+
+  /** The module's URL, once its copy here is the coordinator's. */
+  async #verify(task: Task): Promise<string> {
+    if (task.hash === "") return task.spec; // a remote URL
+    const root = this.#s.root;
+    const path = normalize(join(root, task.spec));
+    if (
+      isAbsolute(task.spec) || !(path + sep).startsWith(root + sep) &&
+        path !== root
+    ) {
+      throw new ModuleMismatchError(
+        `Worker ${this.#s.name} refused a task of "${task.spec}": the path leaves its project root ${root}`,
+        { module: task.spec, workerName: this.#s.name },
+      );
+    }
+    const key = `${task.spec}\0${task.hash}`;
+    const now = performance.now();
+    const known = this.#verified.get(key);
+    if (known !== undefined && now - known.at < 1000) {
+      if (known.error) throw known.error;
+      return pathToFileURL(path).href;
+    }
+    let error: Error | undefined;
+    let actual: string | undefined;
+    try {
+      actual = hashFile(path);
+    } catch {
+      error = new ModuleMismatchError(
+        `Worker ${this.#s.name} cannot run "${task.name}" from "${task.spec}": there is no such file under its project root ${root}; deploy the project there, or start the worker with --root naming the project's folder`,
+        { module: task.spec, workerName: this.#s.name },
+      );
+    }
+    if (actual !== undefined && actual !== task.hash) {
+      error = new ModuleMismatchError(
+        `Worker ${this.#s.name} refused "${task.name}" from "${task.spec}": its copy (sha256 ${
+          actual.slice(0, 12)
+        }…) differs from the coordinator's (sha256 ${
+          task.hash.slice(0, 12)
+        }…); deploy the same code to every worker machine and restart the worker`,
+        { module: task.spec, workerName: this.#s.name },
+      );
+    }
+    this.#verified.set(key, error ? { at: now, error } : { at: now });
+    if (error) throw error;
+    await Promise.resolve();
+    return pathToFileURL(path).href;
+  }
+
+  #submit(task: Task, module: string, items: unknown[]): Promise<unknown[]> {
+    this.#engine ??= new Engine({
+      processes: this.#s.processes,
+      module,
+      permissions: "inherit",
+      resourceLimits: undefined,
+      initializer: undefined,
+      maxTasksPerChild: Infinity,
+      idleTimeout: Infinity,
+    });
+    const tkey = `${module}\0${task.name}\0${task.src}`;
+    let target = this.#targets.get(tkey);
+    if (target === undefined) {
+      target = {};
+      this.#targets.set(tkey, target);
+    }
+    return new Promise((resolve, reject) => {
+      const job = new Job({
+        fn: { name: task.name, src: task.src },
+        target: target!,
+        module,
+        star: task.star,
+        chunksize: Math.max(1, items.length),
+        total: items.length,
+        source: items[Symbol.iterator](),
+        isAsync: false,
+        array: items,
+        sink: {
+          kind: "collect",
+          single: false,
+          resolve: (v) => resolve(v as unknown[]),
+          reject,
+        },
+        options: {},
+        bound: Infinity,
+      });
+      this.#engine!.submit(job);
+    });
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushing = false;
+    const out = this.#out;
+    this.#out = [];
+    const byReply = new Map<string, typeof out>();
+    for (const o of out) {
+      let list = byReply.get(o.held.reply);
+      if (list === undefined) byReply.set(o.held.reply, list = []);
+      list.push(o);
+    }
+    const pipeline = this.#cmd.pipeline();
+    const entries: string[] = [];
+    for (const [reply, list] of byReply) {
+      let data: Buffer;
+      try {
+        data = serialize(list.map((o) => o.record));
+      } catch {
+        data = serialize(list.map((o) => this.#unsendable(o.record)));
+      }
+      pipeline.xadd(reply, "NOMKSTREAM", "*", "d", data);
+      for (const o of list) entries.push(o.held.entry);
+    }
+    pipeline.xack(this.#keys.tasks, GROUP, ...entries);
+    pipeline.xdel(this.#keys.tasks, ...entries);
+    try {
+      await pipeline.exec();
+      this.#counts.chunks += out.length;
+    } catch {
+      // Redis is gone: the chunks stay pending and are run again later.
+    }
+    for (const o of out) this.#held.delete(o.held.entry);
+    const wake = this.#wakeReader;
+    this.#wakeReader = null;
+    wake?.();
+    this.#maybeDone();
+  }
+
+  /** A result V8 cannot serialize becomes an error naming the value. */
+  #unsendable(record: ResultRecord): ResultRecord {
+    if (record.v === undefined) {
+      return { ...record, e: encodeError(String(record.e)) };
+    }
+    try {
+      serialize(record.v);
+      return record;
+    } catch (err) {
+      return {
+        i: record.i,
+        t: record.t,
+        w: record.w,
+        p: record.p,
+        e: encodeError(
+          new DOMException(
+            `Cannot send a result of chunk ${record.i} back through Redis: ${
+              describe(err)
+            }; return structured-clone values (no functions or class instances)`,
+            "DataCloneError",
+          ),
+        ),
+      };
+    }
+  }
+
+  async #beat(): Promise<void> {
+    const s = this.#s;
+    const pipeline = this.#cmd.pipeline();
+    pipeline.eval(
+      HEARTBEAT_SCRIPT,
+      1,
+      this.#keys.workers,
+      `${s.name}|${s.processes}`,
+    );
+    const ids = [...this.#held.keys()];
+    if (ids.length > 0) {
+      // Claiming what we hold resets its idle time: the heartbeat that
+      // keeps other workers from taking it over.
+      pipeline.xclaim(this.#keys.tasks, GROUP, s.name, 0, ...ids, "JUSTID");
+    }
+    try {
+      await pipeline.exec();
+    } catch {
+      // lost Redis: the "close" listener reports it
+    }
+  }
+
+  async #reclaim(): Promise<void> {
+    if (this.#stopping) return;
+    const room = this.#capacity - this.#held.size;
+    if (room <= 0) return;
+    try {
+      const [next, entries] = await this.#cmd.callBuffer(
+        "XAUTOCLAIM",
+        this.#keys.tasks,
+        GROUP,
+        this.#s.name,
+        this.#s.claimAfter,
+        this.#cursor,
+        "COUNT",
+        room,
+      ) as unknown as [Buffer, Entries];
+      this.#cursor = next.toString();
+      if (!this.#stopping) this.#takeAll(entries, true);
+    } catch {
+      // lost Redis: try again on the next tick
+    }
+  }
+
+  #maybeDone(): void {
+    if (this.#stopping && this.#held.size === 0 && this.#out.length === 0) {
+      this.#doneResolve?.();
+    }
+  }
+
+  #doneResolve: (() => void) | null = null;
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#stopping = true;
+    for (const t of this.#timers) clearInterval(t);
+    const wake = this.#wakeReader;
+    this.#wakeReader = null;
+    wake?.();
+    if (this.#held.size > 0) {
+      await new Promise<void>((r) => {
+        this.#doneResolve = r;
+        this.#maybeDone();
+      });
+    }
+    try {
+      await this.#cmd.zrem(
+        this.#keys.workers,
+        `${this.#s.name}|${this.#s.processes}`,
+      );
+      await this.#cmd.xgroup(
+        "DELCONSUMER",
+        this.#keys.tasks,
+        GROUP,
+        this.#s.name,
+      );
+    } catch {
+      // Redis is gone; the heartbeat entry expires on its own
+    }
+    this.#engine?.terminate(new Error("The worker is closing"));
+    await this.#engine?.joined();
+    this.#cmd.disconnect();
+    this.#blk.disconnect();
+    this.#finish();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

@@ -1,0 +1,129 @@
+// Copyright 2026 the @parallel/multiprocessing authors. MIT license.
+
+/**
+ * The worker command of the Redis backend: serves a queue's tasks with a
+ * local pool of module Workers until it gets SIGINT or SIGTERM (it then
+ * finishes the chunks it holds; a second signal ends it at once).
+ *
+ * ```sh
+ * deno run -A jsr:@parallel/multiprocessing/worker --redis redis://10.0.0.5:6379 --queue jobs
+ * ```
+ *
+ * Flags: `--redis URL` and `--queue NAME` (required), `--processes N`
+ * (default: all cores), `--root DIR` (the project root that task modules are
+ * resolved under; default: the nearest folder at or above the working
+ * directory with a deno.json or package.json), `--name NAME`,
+ * `--claim-after MS` (take over chunks of a worker silent this long; default
+ * 5000) and `--heartbeat MS` (default 1000).
+ *
+ * @example Start a worker from a program
+ * ```ts no-eval
+ * import { main } from "@parallel/multiprocessing/worker";
+ *
+ * const code = await main(["--redis", "redis://127.0.0.1:6379", "--queue", "jobs"]);
+ * Deno.exit(code);
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { serve } from "./lib/redis/serve.ts";
+
+const USAGE =
+  `Usage: deno run -A jsr:@parallel/multiprocessing/worker --redis URL --queue NAME
+  [--processes N] [--root DIR] [--name NAME] [--claim-after MS] [--heartbeat MS]`;
+
+function int(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new RangeError(
+      `Cannot use ${flag} "${value}": it must be a positive integer`,
+    );
+  }
+  return n;
+}
+
+/**
+ * Runs the worker command with `args` (as `Deno.args`) until a signal stops
+ * it; prints problems to stderr.
+ *
+ * @param args The command-line flags.
+ * @returns The exit code: 0 after a clean stop, 1 when it could not start,
+ * 2 for bad flags.
+ *
+ * @example Serve a queue
+ * ```ts no-eval
+ * import { main } from "@parallel/multiprocessing/worker";
+ *
+ * Deno.exit(await main(["--redis", "redis://127.0.0.1:6379", "--queue", "jobs"]));
+ * ```
+ */
+export async function main(args: string[]): Promise<number> {
+  let options;
+  try {
+    const { values } = parseArgs({
+      args,
+      options: {
+        redis: { type: "string" },
+        queue: { type: "string" },
+        processes: { type: "string" },
+        root: { type: "string" },
+        name: { type: "string" },
+        "claim-after": { type: "string" },
+        heartbeat: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+    });
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    if (values.redis === undefined || values.queue === undefined) {
+      throw new TypeError("--redis and --queue are required");
+    }
+    options = {
+      url: values.redis,
+      queue: values.queue,
+      ...(values.processes === undefined
+        ? {}
+        : { processes: int(values.processes, "--processes")! }),
+      ...(values.root === undefined ? {} : { root: values.root }),
+      ...(values.name === undefined ? {} : { name: values.name }),
+      ...(values["claim-after"] === undefined
+        ? {}
+        : { claimAfter: int(values["claim-after"], "--claim-after")! }),
+      ...(values.heartbeat === undefined
+        ? {}
+        : { heartbeat: int(values.heartbeat, "--heartbeat")! }),
+    };
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  let worker;
+  try {
+    worker = await serve(options);
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}`);
+    return err instanceof TypeError || err instanceof RangeError ? 2 : 1;
+  }
+  console.error(
+    `[worker] ${worker.name} serves queue "${options.queue}" with ${worker.processes} processes`,
+  );
+  let signals = 0;
+  const stop = () => {
+    if (++signals > 1) Deno.exit(130);
+    console.error(`[worker] stopping: finishing the chunks held`);
+    worker.close();
+  };
+  const names = ["SIGINT", "SIGTERM"] as const;
+  for (const s of names) Deno.addSignalListener(s, stop);
+  await worker.finished;
+  for (const s of names) Deno.removeSignalListener(s, stop);
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -192,12 +192,8 @@ export class RedisEngine extends Dispatcher {
     this.#lostTimer = undefined;
     // Redis may have lost what was sent before (a restart without
     // persistence): send everything in flight again; duplicates are dropped.
-    for (const f of this.#flights.values()) {
-      if (f.entry !== undefined) {
-        f.entry = undefined;
-        this.#out.push(f);
-      }
-    }
+    this.#out = [...this.#flights.values()];
+    for (const f of this.#out) f.entry = undefined;
     this.#scheduleFlush();
     this.#startReading();
     this.pump();

@@ -1,0 +1,562 @@
+// The Redis backend against a real redis-server: REDIS_URL when set (as
+// .ci/run sets it), else a private server. Worker machines are played by
+// worker-command subprocesses, or by `serve()` in this process.
+
+import assert from "node:assert/strict";
+import { Pool, ProcessError } from "../../mod.ts";
+import {
+  ModuleMismatchError,
+  NoWorkersError,
+  redisBackend,
+  type RedisBackendOptions,
+  RedisUnavailableError,
+  serve,
+} from "../../redis.ts";
+import { runDeno, within } from "../fixtures/harness.ts";
+import {
+  add,
+  cube,
+  describeValue,
+  echo,
+  exits,
+  failOn13,
+  napCube,
+  returnsFunction,
+  sleepyCube,
+  slowCube,
+} from "./fixtures/tasks.ts";
+import { redisUrl, startRedis } from "./_server.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+const WORKER = new URL("../../worker.ts", import.meta.url).pathname;
+const TASKS = "tests/redis/fixtures/tasks.ts";
+
+function queue(): string {
+  return `test-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** A worker-command subprocess. */
+function startWorker(url: string, q: string, extra: string[] = []) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      WORKER,
+      "--redis",
+      url,
+      "--queue",
+      q,
+      "--root",
+      ROOT,
+      ...extra,
+    ],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  return {
+    child,
+    async stop(signal: Deno.Signal = "SIGTERM"): Promise<string> {
+      try {
+        child.kill(signal);
+      } catch {
+        // already ended
+      }
+      await within(child.status, 15_000);
+      return await stderr;
+    },
+  };
+}
+
+const MODULE = new URL("./fixtures/tasks.ts", import.meta.url);
+
+/** A pool on the Redis backend, for the fixture's targets. */
+function remotePool(
+  url: string,
+  q: string,
+  extra: Partial<RedisBackendOptions> = {},
+): Pool {
+  return new Pool({
+    backend: redisBackend({ url, queue: q, ...extra }),
+    module: MODULE,
+  });
+}
+
+function silent(): (m: string) => void {
+  return () => {};
+}
+
+Deno.test("redis: map over 50,000 items with 2 worker processes", async () => {
+  const redis = await redisUrl();
+  const q = queue();
+  const a = startWorker(redis.url, q, ["--processes", "1"]);
+  const b = startWorker(redis.url, q, ["--processes", "1"]);
+  try {
+    const pool = remotePool(redis.url, q);
+    // Both workers are up (their heartbeats seen) before the run.
+    assert.equal(await within(pool.apply(cube, [2]), 20_000), 8);
+    const t0 = performance.now();
+    while (pool.stats().processes < 2) {
+      assert.ok(performance.now() - t0 < 15_000, "both workers start");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const input = Array.from({ length: 50_000 }, (_, i) => i);
+    const out = await within(pool.map(cube, input, 500), 60_000);
+    assert.equal(out.length, 50_000);
+    for (let i = 0; i < out.length; i++) {
+      if (out[i] !== i ** 3) assert.fail(`out[${i}] = ${out[i]}`);
+    }
+    const stats = pool.stats();
+    assert.equal(stats.completed, 50_001);
+    assert.equal(stats.failed, 0);
+    assert.equal(stats.processes, 2, "both workers' heartbeats are seen");
+    pool.close();
+    await within(pool.join(), 10_000);
+  } finally {
+    await a.stop();
+    await b.stop();
+    await redis.stop();
+  }
+});
+
+Deno.test(
+  "redis: a worker SIGKILLed mid-run loses nothing; results stay right and in order",
+  async () => {
+    const redis = await redisUrl();
+    const q = queue();
+    const fast = [
+      "--processes",
+      "1",
+      "--claim-after",
+      "1000",
+      "--heartbeat",
+      "200",
+    ];
+    const victim = startWorker(redis.url, q, fast);
+    const survivor = startWorker(redis.url, q, fast);
+    try {
+      const pool = remotePool(redis.url, q);
+      const n = 1200;
+      const input = Array.from({ length: n }, (_, i) => i);
+      const got: number[] = [];
+      let killed = false;
+      await within(
+        (async () => {
+          for await (const v of pool.imap(slowCube, input, 8)) {
+            got.push(v);
+            if (!killed && got.length === 200) {
+              killed = true;
+              victim.child.kill("SIGKILL");
+            }
+          }
+        })(),
+        60_000,
+      );
+      assert.ok(killed, "the victim was killed mid-run");
+      assert.equal(got.length, n);
+      for (let i = 0; i < n; i++) {
+        if (got[i] !== i ** 3) assert.fail(`result ${i} is ${got[i]}`);
+      }
+      pool.close();
+      await within(pool.join(), 10_000);
+    } finally {
+      await victim.stop("SIGKILL");
+      await survivor.stop();
+      await redis.stop();
+    }
+  },
+);
+
+Deno.test(
+  "redis: chunks run twice (taken over while running) are delivered once",
+  async () => {
+    const redis = await redisUrl();
+    const q = queue();
+    // Heartbeats far slower than the take-over time: running chunks are
+    // taken over by the other worker, so many run twice.
+    const eager = {
+      url: redis.url,
+      queue: q,
+      processes: 1,
+      root: ROOT,
+      claimAfter: 100,
+      heartbeat: 5000,
+      onWarning: silent(),
+    };
+    const a = await serve({ ...eager, name: "a" });
+    const b = await serve({ ...eager, name: "b" });
+    const pool = remotePool(redis.url, q);
+    try {
+      const n = 20;
+      const input = Array.from({ length: n }, (_, i) => i);
+      let progress = 0;
+      const got: number[] = [];
+      for await (
+        const v of pool.imap(napCube, input, 2, {
+          onProgress: (done) => progress = done,
+        })
+      ) got.push(v);
+      assert.deepEqual(got, input.map((x) => x ** 3));
+      assert.equal(progress, n, "each item counted once");
+      assert.equal(pool.stats().completed, n);
+      const reclaimed = a.stats().reclaimed + b.stats().reclaimed;
+      assert.ok(reclaimed > 0, "some chunks were taken over");
+    } finally {
+      pool.close();
+      await within(pool.join(), 10_000);
+      await within(a.close(), 10_000);
+      await within(b.close(), 10_000);
+      await redis.stop();
+    }
+  },
+);
+
+Deno.test("redis: Redis stopped mid-run gives a clear error within seconds", async () => {
+  const server = await startRedis();
+  const q = queue();
+  const worker = await serve({
+    url: server.url,
+    queue: q,
+    processes: 1,
+    root: ROOT,
+    onWarning: silent(),
+  });
+  const pool = remotePool(server.url, q, { reconnectTimeout: 1000 });
+  try {
+    let stoppedAt = 0;
+    const input = Array.from({ length: 400 }, (_, i) => i);
+    const call = pool.map(sleepyCube, input, 1, {
+      onProgress: (done) => {
+        if (done === 5 && stoppedAt === 0) {
+          stoppedAt = performance.now();
+          server.stop();
+        }
+      },
+    });
+    const err = await within(call.then(() => null, (e) => e), 20_000);
+    assert.ok(stoppedAt > 0, "the server was stopped mid-run");
+    assert.ok(err instanceof RedisUnavailableError, String(err));
+    assert.match(
+      err.message,
+      /Redis at redis:\/\/127\.0\.0\.1:\d+ is unreachable/,
+    );
+    assert.match(err.message, /start Redis there or fix the url/);
+    const after = performance.now() - stoppedAt;
+    assert.ok(after < 5000, `error after ${after.toFixed(0)} ms`);
+    // The pool stays usable, and says the same again without hanging.
+    await assert.rejects(
+      within(pool.apply(cube, [2]), 10_000),
+      RedisUnavailableError,
+    );
+  } finally {
+    pool.close();
+    await within(pool.join(), 10_000);
+    await within(worker.close(), 10_000);
+    await server.stop();
+  }
+});
+
+Deno.test("redis: a worker whose copy of the module differs refuses the task", async () => {
+  const redis = await redisUrl();
+  const q = queue();
+  const root = await Deno.makeTempDir();
+  await Deno.mkdir(`${root}/tests/redis/fixtures`, { recursive: true });
+  const text = await Deno.readTextFile(`${ROOT}/${TASKS}`);
+  await Deno.writeTextFile(
+    `${root}/${TASKS}`,
+    text.replace("return x ** 3;", "return x ** 3 + 1;"),
+  );
+  const worker = await serve({
+    url: redis.url,
+    queue: q,
+    processes: 1,
+    root,
+    name: "stale-worker",
+    onWarning: silent(),
+  });
+  const pool = remotePool(redis.url, q);
+  try {
+    const err = await within(
+      pool.map(cube, [1, 2, 3], 3).then(() => null, (e) => e),
+      20_000,
+    );
+    assert.ok(err instanceof ModuleMismatchError, String(err));
+    assert.equal(err.module, TASKS);
+    assert.equal(err.workerName, "stale-worker");
+    assert.match(
+      err.message,
+      /Worker stale-worker refused "cube" from "tests\/redis\/fixtures\/tasks\.ts": its copy \(sha256 [0-9a-f]{12}…\) differs from the coordinator's/,
+    );
+    assert.match(err.message, /deploy the same code to every worker machine/);
+    // A module the worker does not have at all is refused too.
+    await Deno.remove(`${root}/${TASKS}`);
+    await new Promise((r) => setTimeout(r, 1100)); // past the check's cache
+    const missing = await within(
+      pool.apply(cube, [2]).then(() => null, (e) => e),
+      20_000,
+    );
+    assert.ok(missing instanceof ModuleMismatchError, String(missing));
+    assert.match(
+      missing.message,
+      /there is no such file under its project root/,
+    );
+    assert.equal(worker.stats().refused, 2);
+  } finally {
+    pool.close();
+    await within(pool.join(), 10_000);
+    await within(worker.close(), 10_000);
+    await Deno.remove(root, { recursive: true });
+    await redis.stop();
+  }
+});
+
+Deno.test("redis: the Pool API behaves as locally", async (t) => {
+  const redis = await redisUrl();
+  const q = queue();
+  const worker = await serve({
+    url: redis.url,
+    queue: q,
+    processes: 2,
+    root: ROOT,
+    onWarning: silent(),
+  });
+  const pool = remotePool(redis.url, q);
+  try {
+    await t.step("the seed: map, mapAsync, apply, applyAsync", async () => {
+      assert.deepEqual(await pool.map(cube, [0, 1, 2, 3]), [0, 1, 8, 27]);
+      const r = pool.mapAsync(cube, [4, 5]);
+      assert.deepEqual(await within(r.get(), 10_000), [64, 125]);
+      assert.equal(await pool.apply(add, [2, 3]), 5);
+      let called: unknown;
+      const ar = pool.applyAsync(cube, [6], { callback: (v) => called = v });
+      assert.equal(await within(ar.get(), 10_000), 216);
+      assert.equal(called, 216);
+      assert.deepEqual(await pool.starmap(add, [[1, 2], [3, 4]]), [3, 7]);
+    });
+
+    await t.step(
+      "imap is ordered, imapUnordered has every result",
+      async () => {
+        const input = Array.from({ length: 60 }, (_, i) => i);
+        const ordered: number[] = [];
+        for await (const v of pool.imap(sleepyCube, input, 3)) ordered.push(v);
+        assert.deepEqual(ordered, input.map((x) => x ** 3));
+        const unordered: number[] = [];
+        for await (const v of pool.imapUnordered(cube, input, 7)) {
+          unordered.push(v);
+        }
+        assert.deepEqual(
+          unordered.sort((x, y) => x - y),
+          input.map((x) => x ** 3),
+        );
+      },
+    );
+
+    await t.step("structured-clone values cross in V8's format", async () => {
+      const values = [
+        new Map([["a", 1]]),
+        new Set([1, 2]),
+        new Date(0),
+        new Uint8Array(3),
+        10n,
+      ];
+      assert.deepEqual(await pool.map(describeValue, values), [
+        "Map(1)",
+        "Set(2)",
+        "Date(1970-01-01T00:00:00.000Z)",
+        "Uint8Array(3)",
+        "bigint",
+      ]);
+      assert.deepEqual(await pool.map(echo, values), values);
+    });
+
+    await t.step(
+      "errors keep name, message, stack, cause and own props",
+      async () => {
+        const err = await pool.map(failOn13, [11, 12, 13, 14]).then(
+          () => null,
+          (e) => e,
+        );
+        assert.ok(err instanceof Error);
+        assert.equal(err.name, "BadInput");
+        assert.equal(err.message, "13 is unlucky");
+        assert.equal((err as Error & { code: string }).code, "E_BAD");
+        assert.ok(err.cause instanceof RangeError);
+        assert.equal((err.cause as Error).message, "inner");
+        assert.match(err.stack ?? "", /tasks\.ts/);
+        assert.equal(pool.stats().failed > 0, true);
+      },
+    );
+
+    await t.step(
+      "a task that ends its thread fails with a ProcessError",
+      async () => {
+        const err = await pool.apply(exits).then(() => null, (e) => e);
+        assert.ok(err instanceof ProcessError, String(err));
+        assert.equal(err.exitCode, 3);
+        assert.match(err.message, /exits/);
+        assert.equal(await pool.apply(cube, [3]), 27, "the worker goes on");
+      },
+    );
+
+    await t.step(
+      "values that cannot cross are refused with their path",
+      async () => {
+        await assert.rejects(
+          pool.map(echo, [1, () => 2]),
+          (e: Error) =>
+            e.name === "DataCloneError" && /iterable\[1\]/.test(e.message),
+        );
+        class Point {
+          constructor(readonly x: number) {}
+          norm() {
+            return this.x;
+          }
+        }
+        await assert.rejects(
+          pool.apply(echo, [new Point(1)]),
+          (e: Error) => e.name === "DataCloneError" && /args/.test(e.message),
+        );
+        await assert.rejects(
+          pool.apply(returnsFunction),
+          (e: Error) =>
+            e.name === "DataCloneError" && /result back/.test(e.message),
+        );
+      },
+    );
+
+    await t.step(
+      "signal aborts a call; onProgress counts to the total",
+      async () => {
+        const controller = new AbortController();
+        const input = Array.from({ length: 200 }, (_, i) => i);
+        const call = pool.map(sleepyCube, input, 1, {
+          signal: controller.signal,
+        });
+        setTimeout(() => controller.abort(new Error("stop now")), 100);
+        await assert.rejects(within(call, 5_000), /stop now/);
+        const seen: [number, number | undefined][] = [];
+        const out = await pool.map(cube, input, 50, {
+          onProgress: (done, total) => seen.push([done, total]),
+        });
+        assert.equal(out.length, 200);
+        assert.deepEqual(seen.at(-1), [200, 200]);
+      },
+    );
+
+    await t.step("breaking out of imap stops its input", async () => {
+      let pulled = 0;
+      function* endless() {
+        for (let i = 0;; i++) {
+          pulled++;
+          yield i;
+        }
+      }
+      for await (const v of pool.imap(cube, endless(), 4)) {
+        if (v >= 1000) break;
+      }
+      const at = pulled;
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(pulled, at, "no input read after the break");
+    });
+  } finally {
+    pool.close();
+    await within(pool.join(), 10_000);
+    await within(worker.close(), 10_000);
+    await redis.stop();
+  }
+});
+
+Deno.test("redis: an unreachable server fails calls within seconds", async () => {
+  const probe = Deno.listen({ port: 0, hostname: "127.0.0.1" });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const url = `redis://127.0.0.1:${port}`;
+  const pool = remotePool(url, "jobs", { reconnectTimeout: 1000 });
+  const t0 = performance.now();
+  const err = await within(
+    pool.map(cube, [1, 2]).then(() => null, (e) => e),
+    10_000,
+  );
+  const ms = performance.now() - t0;
+  assert.ok(err instanceof RedisUnavailableError, String(err));
+  assert.equal(err.url, url);
+  assert.match(err.message, /ECONNREFUSED/);
+  assert.ok(ms < 4000, `took ${ms.toFixed(0)} ms`);
+  pool.close();
+  await within(pool.join(), 5_000);
+
+  const ran = await runDeno(
+    ["run", "-A", WORKER, "--redis", url, "--queue", "jobs"],
+    { timeout: 20_000 },
+  );
+  assert.equal(ran.code, 1, ran.stderr);
+  assert.match(ran.stderr, /did not answer within 5000 ms/);
+});
+
+Deno.test("redis: calls with no worker fail with NoWorkersError", async () => {
+  const redis = await redisUrl();
+  const q = queue();
+  const pool = remotePool(redis.url, q, { workerTimeout: 1500 });
+  try {
+    const t0 = performance.now();
+    const err = await within(
+      pool.apply(cube, [3]).then(() => null, (e) => e),
+      10_000,
+    );
+    const ms = performance.now() - t0;
+    assert.ok(err instanceof NoWorkersError, String(err));
+    assert.ok(ms >= 1400 && ms < 5000, `failed after ${ms.toFixed(0)} ms`);
+    assert.equal(err.queue, q);
+    assert.match(
+      err.message,
+      /start one with "deno run -A jsr:@parallel\/multiprocessing\/worker/,
+    );
+  } finally {
+    pool.close();
+    await within(pool.join(), 5_000);
+    await redis.stop();
+  }
+});
+
+Deno.test("redis: bad options say what is wrong", async () => {
+  assert.throws(
+    () => redisBackend({ url: "http://127.0.0.1", queue: "jobs" }),
+    /the scheme must be "redis:" or "rediss:"/,
+  );
+  assert.throws(
+    () => redisBackend({ url: "not a url", queue: "jobs" }),
+    TypeError,
+  );
+  assert.throws(
+    () => redisBackend({ url: "redis://127.0.0.1", queue: "" }),
+    /Cannot use queue ""/,
+  );
+  assert.throws(
+    () => redisBackend({ url: "redis://127.0.0.1", queue: "q", maxPending: 0 }),
+    RangeError,
+  );
+  const backend = redisBackend({ url: "redis://127.0.0.1:1", queue: "q" });
+  assert.throws(
+    () => new Pool({ backend, processes: 2 }),
+    /Cannot use "processes" with a "backend".*--processes/,
+  );
+  assert.throws(
+    () => new Pool({ backend: {} as never }),
+    /it must be made by a backend function, such as redisBackend\(\)/,
+  );
+  await assert.rejects(
+    serve({ url: "redis://127.0.0.1:1", queue: "q", processes: 0 }),
+    RangeError,
+  );
+  const ran = await runDeno(["run", "-A", WORKER, "--queue", "jobs"]);
+  assert.equal(ran.code, 2);
+  assert.match(ran.stderr, /--redis and --queue are required/);
+  assert.match(
+    ran.stderr,
+    /Usage: deno run -A jsr:@parallel\/multiprocessing\/worker/,
+  );
+});

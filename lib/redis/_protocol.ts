@@ -4,8 +4,8 @@
 //
 // - `mp:{queue}:tasks` is a stream of chunks read by the consumer group
 //   `workers`. An entry's fields: r (the reply stream), i (chunk id), m
-//   (module: a path relative to the project root, or a remote URL), h (the
-//   module's sha256, "" for a remote URL), f and x (the export's name and
+//   (module: a path relative to the project root), h (the module's sha256),
+//   f and x (the export's name and
 //   source), s ("1": spread the item as arguments), a (the items, in V8's
 //   serialization format).
 // - `mp:{queue}:reply:{coordinator}` is one coordinator's stream of results.
@@ -88,16 +88,21 @@ export function hashFile(path: string): string {
 
 /** How a task names its module on the wire. */
 export interface ModuleRef {
-  /** A path relative to the project root (with `/`), or a remote URL. */
+  /** A path relative to the project root, with `/`. */
   readonly spec: string;
-  /** The file's sha256 in hex; "" for a remote URL. */
+  /** The file's sha256 in hex. */
   readonly hash: string;
 }
 
-/** The wire name of a module: a local file becomes its path relative to
- * `root` and its hash; any other URL stays as it is. */
+/** The wire name of a module: its path relative to `root` and its hash.
+ * Only local files can be named: a worker never imports what a task names
+ * beyond its own project, so that writing to Redis cannot make it load code. */
 export function moduleRef(url: string, root: string): ModuleRef {
-  if (!url.startsWith("file:")) return { spec: url, hash: "" };
+  if (!url.startsWith("file:")) {
+    throw new TypeError(
+      `Cannot send a task of ${url} through Redis: workers run only modules of their project, named by a path under its root; export a function from a project module that imports this one, and pass that`,
+    );
+  }
   const path = decodeURIComponent(new URL(url).pathname);
   const rel = relative(root, path);
   if (rel.startsWith("..") || isAbsolute(rel)) {

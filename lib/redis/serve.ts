@@ -390,15 +390,14 @@ class Server implements RedisWorker {
 
   /** The module's URL, once its copy here is the coordinator's. */
   async #verify(task: Task): Promise<string> {
-    if (task.hash === "") return task.spec; // a remote URL
     const root = this.#s.root;
     const path = normalize(join(root, task.spec));
     if (
-      isAbsolute(task.spec) || !(path + sep).startsWith(root + sep) &&
-        path !== root
+      isAbsolute(task.spec) || /^[a-z][a-z0-9+.-]*:/i.test(task.spec) ||
+      !path.startsWith(root + sep)
     ) {
       throw new ModuleMismatchError(
-        `Worker ${this.#s.name} refused a task of "${task.spec}": the path leaves its project root ${root}`,
+        `Worker ${this.#s.name} refused a task of "${task.spec}": it runs only modules under its project root ${root}, named by a relative path`,
         { module: task.spec, workerName: this.#s.name },
       );
     }

@@ -12,6 +12,11 @@ import {
   RedisUnavailableError,
   serve,
 } from "../../redis.ts";
+import { createHash } from "node:crypto";
+import { relative } from "node:path";
+import { pathToFileURL } from "node:url";
+import { deserialize, serialize } from "node:v8";
+import { Redis } from "ioredis";
 import { runDeno, within } from "../fixtures/harness.ts";
 import {
   add,
@@ -69,6 +74,11 @@ function startWorker(url: string, q: string, extra: string[] = []) {
       return await stderr;
     },
   };
+}
+
+interface ResultRecordLike {
+  i: number;
+  e?: unknown;
 }
 
 const MODULE = new URL("./fixtures/tasks.ts", import.meta.url);
@@ -518,6 +528,99 @@ Deno.test("redis: calls with no worker fail with NoWorkersError", async () => {
   } finally {
     pool.close();
     await within(pool.join(), 5_000);
+    await redis.stop();
+  }
+});
+
+Deno.test("redis: workers run only their project's modules", async () => {
+  const redis = await redisUrl();
+  const q = queue();
+  const outside = await Deno.makeTempDir();
+  const marker = `${outside}/imported`;
+  const evil = `${outside}/evil.ts`;
+  await Deno.writeTextFile(
+    evil,
+    `Deno.writeTextFileSync(${JSON.stringify(marker)}, "x");\n` +
+      `export function run() { return 1; }\n`,
+  );
+  const worker = await serve({
+    url: redis.url,
+    queue: q,
+    processes: 1,
+    root: ROOT,
+    onWarning: silent(),
+  });
+  const client = new Redis(redis.url, { lazyConnect: true });
+  await client.connect();
+  try {
+    // A hostile writer on the queue names modules outside the worker's root.
+    const reply = `mp:{${q}}:reply:intruder`;
+    await client.xadd(reply, "*", "hello", "1");
+    const hash = createHash("sha256").update(await Deno.readFile(evil))
+      .digest("hex");
+    const specs = [
+      relative(ROOT, evil),
+      evil,
+      pathToFileURL(evil).href,
+      "data:text/javascript,export function run() { return 1; }",
+    ];
+    for (const [i, spec] of specs.entries()) {
+      await client.xadd(
+        `mp:{${q}}:tasks`,
+        "*",
+        ...[
+          "r",
+          reply,
+          "i",
+          String(i),
+          "m",
+          spec,
+          "h",
+          hash,
+          "f",
+          "run",
+          "x",
+          "function run() { return 1; }",
+          "s",
+          "0",
+        ],
+        "a",
+        serialize([0]),
+      );
+    }
+    const errors = new Map<number, Error>();
+    const t0 = performance.now();
+    while (errors.size < specs.length) {
+      assert.ok(performance.now() - t0 < 10_000, "every task answered");
+      const res = await client.xrangeBuffer(reply, "-", "+");
+      for (const [, fields] of res) {
+        if (fields[0]!.toString() !== "d") continue;
+        for (const r of deserialize(fields[1]!) as ResultRecordLike[]) {
+          errors.set(r.i, r.e as Error);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const [i, e] of errors) {
+      assert.equal(e.name, "ModuleMismatchError", specs[i]);
+      assert.match(e.message, /runs only modules under its project root/);
+    }
+    await assert.rejects(Deno.stat(marker), Deno.errors.NotFound);
+    // A pool is refused a remote module before anything is sent.
+    const pool = new Pool({
+      backend: redisBackend({ url: redis.url, queue: q }),
+      module: "https://example.com/tasks.ts",
+    });
+    await assert.rejects(
+      pool.apply(cube, [1]),
+      /workers run only modules of their project/,
+    );
+    pool.close();
+    await within(pool.join(), 5_000);
+  } finally {
+    client.disconnect();
+    await within(worker.close(), 10_000);
+    await Deno.remove(outside, { recursive: true });
     await redis.stop();
   }
 });

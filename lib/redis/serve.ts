@@ -289,8 +289,15 @@ class Server implements RedisWorker {
     this.#loop().catch((err) => s.warn(`reader stopped: ${describe(err)}`));
   }
 
+  /** Chunks to hold: enough per process to cover Redis round trips while
+   * chunks are short (up to 32 each, ~4 ms of work), two when they are long,
+   * so that long chunks spread over the workers. */
   get #capacity(): number {
-    return this.#s.processes * 2;
+    const mean = this.#engine?.stats().runTime.mean ?? 0;
+    const each = mean === 0
+      ? 2
+      : Math.max(2, Math.min(32, Math.ceil(4 / mean)));
+    return this.#s.processes * each;
   }
 
   async #loop(): Promise<void> {

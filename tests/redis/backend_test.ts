@@ -269,6 +269,44 @@ Deno.test("redis: Redis stopped mid-run gives a clear error within seconds", asy
   }
 });
 
+Deno.test("redis: Redis restarted mid-run (state lost) loses nothing", async () => {
+  let server = await startRedis();
+  const port = server.port;
+  const q = queue();
+  const worker = await serve({
+    url: server.url,
+    queue: q,
+    processes: 2,
+    root: ROOT,
+    onWarning: silent(),
+  });
+  const pool = remotePool(server.url, q, { reconnectTimeout: 8000 });
+  try {
+    let restart: Promise<void> | undefined;
+    const input = Array.from({ length: 300 }, (_, i) => i);
+    const call = pool.map(sleepyCube, input, 2, {
+      onProgress: (done) => {
+        if (done >= 20 && restart === undefined) {
+          // A restart without persistence: the stream, group and pending
+          // entries are gone; the pool sends what is in flight again.
+          restart = server.stop().then(async () => {
+            server = await startRedis({ port });
+          });
+        }
+      },
+    });
+    const out = await within(call, 30_000);
+    assert.ok(restart !== undefined, "the server was restarted mid-run");
+    await restart;
+    assert.deepEqual(out, input.map((x) => x ** 3));
+  } finally {
+    pool.close();
+    await within(pool.join(), 10_000);
+    await within(worker.close(), 10_000);
+    await server.stop();
+  }
+});
+
 Deno.test("redis: a worker whose copy of the module differs refuses the task", async () => {
   const redis = await redisUrl();
   const q = queue();

@@ -18,7 +18,12 @@ import { Redis } from "ioredis";
 import { Pool } from "../mod.ts";
 import { redisBackend } from "../redis.ts";
 import { keysOf } from "../lib/redis/_protocol.ts";
-import { type RedisServer, startRedis } from "../tests/redis/_server.ts";
+import { within } from "../tests/fixtures/harness.ts";
+import {
+  type RedisServer,
+  spawnWorkerCommand,
+  startRedis,
+} from "../tests/redis/_server.ts";
 import { busy, BUSY_MS, cube } from "./_redis_targets.ts";
 
 const PROCESSES = 2;
@@ -34,7 +39,6 @@ const CALL_TIMEOUT_MS = 120_000;
 const FLOOR_ROUNDS = 2_000;
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
-const WORKER = new URL("../worker.ts", import.meta.url).pathname;
 const TARGETS = new URL("./_redis_targets.ts", import.meta.url);
 const RESULTS = new URL("./redis_results.json", import.meta.url);
 
@@ -113,24 +117,6 @@ function fmtCpu(c: Cpu): string {
 
 function fmtRatio(r: number): string {
   return (r >= 0.1 ? r.toFixed(2) : r.toPrecision(2)) + "×";
-}
-
-/** Rejects with `what` when `promise` takes longer than `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, what: string) {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`${what} took longer than ${ms} ms`)),
-          ms,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Throws unless `out` is `expected` applied to 0..n-1. */
@@ -369,27 +355,10 @@ function cpuBetween(a: CpuSample, b: CpuSample): Cpu {
 // ---- the worker command -----------------------------------------------------
 
 function startWorker(url: string, queue: string) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      WORKER,
-      "--redis",
-      url,
-      "--queue",
-      queue,
-      "--processes",
-      String(PROCESSES),
-      "--root",
-      ROOT,
-    ],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
+  const { child, stderr } = spawnWorkerCommand(url, queue, [
+    "--processes",
+    String(PROCESSES),
+  ]);
   let exited: Deno.CommandStatus | undefined;
   const status = child.status.then((s) => exited = s);
   return {

@@ -370,3 +370,56 @@ async function send(
     close();
   }
 }
+
+const REPO = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+
+/** A worker-command subprocess, as {@linkcode spawnWorkerCommand} starts it. */
+export interface WorkerCommand {
+  readonly child: Deno.ChildProcess;
+  /** Everything it wrote to stderr, once it has ended. */
+  readonly stderr: Promise<string>;
+}
+
+/**
+ * Starts `deno run -A worker.ts --redis url --queue queue --root <repo>` with
+ * `extra` flags, in the repository's root. The caller ends it (SIGTERM or
+ * SIGKILL) and awaits `child.status`.
+ *
+ * @param url The Redis server.
+ * @param queue The queue to serve.
+ * @param extra More flags, such as `["--processes", "1"]`.
+ * @returns The child and its stderr.
+ *
+ * @example Serve a queue from a subprocess
+ * ```ts ignore
+ * const worker = spawnWorkerCommand("redis://127.0.0.1:6379", "jobs");
+ * worker.child.kill("SIGTERM");
+ * await worker.child.status;
+ * ```
+ */
+export function spawnWorkerCommand(
+  url: string,
+  queue: string,
+  extra: string[] = [],
+): WorkerCommand {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      `${REPO}/worker.ts`,
+      "--redis",
+      url,
+      "--queue",
+      queue,
+      "--root",
+      REPO,
+      ...extra,
+    ],
+    cwd: REPO,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  return { child, stderr: new Response(child.stderr).text() };
+}

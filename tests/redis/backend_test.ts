@@ -30,7 +30,7 @@ import {
   sleepyCube,
   slowCube,
 } from "./fixtures/tasks.ts";
-import { redisUrl, startRedis } from "./_server.ts";
+import { redisUrl, spawnWorkerCommand, startRedis } from "./_server.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const WORKER = new URL("../../worker.ts", import.meta.url).pathname;
@@ -42,26 +42,7 @@ function queue(): string {
 
 /** A worker-command subprocess. */
 function startWorker(url: string, q: string, extra: string[] = []) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      WORKER,
-      "--redis",
-      url,
-      "--queue",
-      q,
-      "--root",
-      ROOT,
-      ...extra,
-    ],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
+  const { child, stderr } = spawnWorkerCommand(url, q, extra);
   return {
     child,
     async stop(signal: Deno.Signal = "SIGTERM"): Promise<string> {

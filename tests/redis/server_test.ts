@@ -2,24 +2,12 @@
 // replies are read here by a separate, minimal RESP exchange, so the helper is
 // not checked against itself.
 import assert from "node:assert/strict";
+import { within as withinMs } from "../fixtures/harness.ts";
 import { flushRedis, redisUrl, startRedis } from "./_server.ts";
 
 /** Rejects when `promise` does not settle within `ms`. */
-async function within<T>(ms: number, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`Timed out after ${ms} ms`)),
-          ms,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+function within<T>(ms: number, promise: Promise<T>): Promise<T> {
+  return withinMs(promise, ms);
 }
 
 /** Sends one inline command to 127.0.0.1:`port`, returns its first line. */

@@ -54,8 +54,10 @@ interface Flight {
 const TICK = 1000;
 /** A worker silent this long (s) is not counted as live. */
 const SILENT = 5;
-/** The reply stream outlives a vanished coordinator this long (ms). */
-const REPLY_TTL = 60_000;
+/** The reply stream outlives a vanished coordinator this long (ms); a
+ * coordinator whose stream expired anyway (a main thread blocked this long)
+ * makes it again and sends its chunks again. */
+const REPLY_TTL = 15_000;
 
 /** The Redis engine behind a `Pool`. */
 export class RedisEngine extends Dispatcher {
@@ -192,12 +194,16 @@ export class RedisEngine extends Dispatcher {
     this.#lostTimer = undefined;
     // Redis may have lost what was sent before (a restart without
     // persistence): send everything in flight again; duplicates are dropped.
-    this.#out = [...this.#flights.values()];
-    for (const f of this.#out) f.entry = undefined;
-    this.#scheduleFlush();
+    this.#resendAll();
     this.#startReading();
     this.pump();
     this.#onTick();
+  }
+
+  #resendAll(): void {
+    this.#out = [...this.#flights.values()];
+    for (const f of this.#out) f.entry = undefined;
+    this.#scheduleFlush();
   }
 
   async #setUp(cmd: Redis): Promise<void> {
@@ -258,7 +264,11 @@ export class RedisEngine extends Dispatcher {
         this.#keys.workers,
         SILENT,
       ) as string[];
-      await cmd.pexpire(this.#reply, REPLY_TTL);
+      if (await cmd.pexpire(this.#reply, REPLY_TTL) === 0) {
+        // Our stream expired: workers dropped results meant for us.
+        await this.#setUp(cmd);
+        this.#resendAll();
+      }
       const known = new Map<string, number>();
       for (const member of live) {
         const bar = member.lastIndexOf("|");

@@ -65,6 +65,8 @@ export interface RedisWorkerStats {
   readonly refused: number;
   /** Chunks taken over from silent workers. */
   readonly reclaimed: number;
+  /** Chunks dropped unrun because their coordinator is gone. */
+  readonly skipped: number;
   /** Chunks held now (running or queued locally). */
   readonly held: number;
 }
@@ -205,14 +207,15 @@ class Server implements RedisWorker {
   readonly #targets = new Map<string, object>();
   readonly #verified = new Map<string, { at: number; error?: Error }>();
   #engine: Engine | null = null;
-  #out: { held: Held; record: ResultRecord }[] = [];
+  #out: { held: Held; record: ResultRecord | null }[] = [];
+  readonly #replies = new Map<string, { at: number; alive: boolean }>();
   #flushing = false;
   #stopping = false;
   #wakeReader: (() => void) | null = null;
   #timers: ReturnType<typeof setInterval>[] = [];
   #cursor = "0-0";
   #lost = false;
-  #counts = { chunks: 0, failed: 0, refused: 0, reclaimed: 0 };
+  #counts = { chunks: 0, failed: 0, refused: 0, reclaimed: 0, skipped: 0 };
   #finish!: () => void;
   readonly finished: Promise<void>;
   #closing: Promise<void> | null = null;
@@ -365,8 +368,14 @@ class Server implements RedisWorker {
   }
 
   async #run(task: Task, held: Held): Promise<void> {
-    let record: ResultRecord;
+    let record: ResultRecord | null;
     try {
+      if (!await this.#coordinatorAlive(task.reply)) {
+        // Its coordinator is gone (its reply stream expired): skip it.
+        this.#counts.skipped++;
+        this.#queue(held, null);
+        return;
+      }
       const module = await this.#verify(task);
       const items = deserialize(task.items) as unknown[];
       const values = await this.#submit(task, module, items);
@@ -388,6 +397,31 @@ class Server implements RedisWorker {
         p: this.#s.processes,
       };
     }
+    this.#queue(held, record);
+  }
+
+  /** Whether a coordinator's reply stream exists; asked at most once a
+   * second per coordinator. */
+  async #coordinatorAlive(reply: string): Promise<boolean> {
+    const now = performance.now();
+    const known = this.#replies.get(reply);
+    if (known !== undefined && now - known.at < 1000) return known.alive;
+    let alive = true;
+    try {
+      alive = await this.#cmd.exists(reply) === 1;
+    } catch {
+      // Redis is away: run it; the result may still be delivered later
+    }
+    this.#replies.set(reply, { at: now, alive });
+    if (this.#replies.size > 1024) {
+      for (const [key, v] of this.#replies) {
+        if (now - v.at >= 1000) this.#replies.delete(key);
+      }
+    }
+    return alive;
+  }
+
+  #queue(held: Held, record: ResultRecord | null): void {
     this.#out.push({ held, record });
     if (!this.#flushing) {
       this.#flushing = true;
@@ -486,28 +520,34 @@ class Server implements RedisWorker {
     const out = this.#out;
     this.#out = [];
     const byReply = new Map<string, typeof out>();
+    const entries: string[] = [];
     for (const o of out) {
+      if (o.record === null) {
+        entries.push(o.held.entry);
+        continue;
+      }
       let list = byReply.get(o.held.reply);
       if (list === undefined) byReply.set(o.held.reply, list = []);
       list.push(o);
     }
     const pipeline = this.#cmd.pipeline();
-    const entries: string[] = [];
     for (const [reply, list] of byReply) {
+      const records = list.map((o) => o.record!);
       let data: Buffer;
       try {
-        data = serialize(list.map((o) => o.record));
+        data = serialize(records);
       } catch {
-        data = serialize(list.map((o) => this.#unsendable(o.record)));
+        data = serialize(records.map((r) => this.#unsendable(r)));
       }
       pipeline.xadd(reply, "NOMKSTREAM", "*", "d", data);
       for (const o of list) entries.push(o.held.entry);
     }
+    const sent = out.filter((o) => o.record !== null).length;
     pipeline.xack(this.#keys.tasks, GROUP, ...entries);
     pipeline.xdel(this.#keys.tasks, ...entries);
     try {
       await pipeline.exec();
-      this.#counts.chunks += out.length;
+      this.#counts.chunks += sent;
     } catch {
       // Redis is gone: the chunks stay pending and are run again later.
     }

@@ -644,6 +644,65 @@ Deno.test("redis: workers run only their project's modules", async () => {
   }
 });
 
+Deno.test("redis: a vanished coordinator's chunks are skipped, an expired stream remade", async () => {
+  const redis = await redisUrl();
+  const q = queue();
+  const worker = await serve({
+    url: redis.url,
+    queue: q,
+    processes: 1,
+    root: ROOT,
+    onWarning: silent(),
+  });
+  const client = new Redis(redis.url, { lazyConnect: true });
+  await client.connect();
+  const pool = remotePool(redis.url, q);
+  try {
+    // A task left by a coordinator whose reply stream is gone is not run.
+    const hash = createHash("sha256").update(
+      await Deno.readFile(`${ROOT}/${TASKS}`),
+    ).digest("hex");
+    await client.xadd(
+      `mp:{${q}}:tasks`,
+      "*",
+      ...["r", `mp:{${q}}:reply:gone`, "i", "1", "m", TASKS, "h", hash],
+      ...["f", "cube", "x", "function cube() {}", "s", "0"],
+      "a",
+      serialize([2]),
+    );
+    const t0 = performance.now();
+    while (worker.stats().skipped < 1) {
+      assert.ok(performance.now() - t0 < 10_000, "the task is skipped");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(worker.stats().chunks, 0, "nothing was run or answered");
+    // A coordinator whose reply stream expired (say, its main thread was
+    // blocked for longer than the stream's lifetime) makes it again and
+    // sends its chunks again: the call still completes.
+    const input = Array.from({ length: 16 }, (_, i) => i);
+    let deleted = false;
+    const out = await within(
+      pool.map(napCube, input, 2, {
+        onProgress: async () => {
+          if (deleted) return;
+          deleted = true;
+          const [reply] = await client.keys(`mp:{${q}}:reply:*`);
+          await client.del(reply!);
+        },
+      }),
+      30_000,
+    );
+    assert.ok(deleted);
+    assert.deepEqual(out, input.map((x) => x ** 3));
+  } finally {
+    pool.close();
+    await within(pool.join(), 10_000);
+    client.disconnect();
+    await within(worker.close(), 10_000);
+    await redis.stop();
+  }
+});
+
 Deno.test("redis: bad options say what is wrong", async () => {
   assert.throws(
     () => redisBackend({ url: "http://127.0.0.1", queue: "jobs" }),

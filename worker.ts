@@ -14,7 +14,9 @@
  * resolved under; default: the nearest folder at or above the working
  * directory with a deno.json or package.json), `--name NAME`,
  * `--claim-after MS` (take over chunks of a worker silent this long; default
- * 5000) and `--heartbeat MS` (default 1000).
+ * 5000), `--heartbeat MS` (default 1000) and `--max-deliveries N` (fail a
+ * chunk, rather than run it again, once it was delivered N times and each
+ * worker holding it died; default 3).
  *
  * @example Start a worker from a program
  * ```ts no-eval
@@ -32,7 +34,8 @@ import { serve } from "./lib/redis/serve.ts";
 
 const USAGE =
   `Usage: deno run -A jsr:@parallel/multiprocessing/worker --redis URL --queue NAME
-  [--processes N] [--root DIR] [--name NAME] [--claim-after MS] [--heartbeat MS]`;
+  [--processes N] [--root DIR] [--name NAME] [--claim-after MS] [--heartbeat MS]
+  [--max-deliveries N]`;
 
 function int(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -73,6 +76,7 @@ export async function main(args: string[]): Promise<number> {
         name: { type: "string" },
         "claim-after": { type: "string" },
         heartbeat: { type: "string" },
+        "max-deliveries": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -98,6 +102,9 @@ export async function main(args: string[]): Promise<number> {
       ...(values.heartbeat === undefined
         ? {}
         : { heartbeat: int(values.heartbeat, "--heartbeat")! }),
+      ...(values["max-deliveries"] === undefined ? {} : {
+        maxDeliveries: int(values["max-deliveries"], "--max-deliveries")!,
+      }),
     };
   } catch (err) {
     console.error(`error: ${(err as Error).message}\n${USAGE}`);

@@ -9,6 +9,7 @@ import { cpuCount } from "../cpu_count.ts";
 import { Job } from "../_engine/job.ts";
 import { Engine } from "../_engine/scheduler.ts";
 import { encodeError } from "../_wire.ts";
+import { ProcessError } from "../errors.ts";
 import {
   checkQueue,
   checkUrl,
@@ -48,6 +49,10 @@ export interface ServeOptions {
   /** ms between heartbeats; default 1000. Must be well under
    * `claimAfter`. */
   heartbeat?: number;
+  /** Deliveries of a chunk (its first, plus each take-over from a worker
+   * that died or went silent) before it is failed with a `ProcessError`
+   * instead of being run again; default 3. */
+  maxDeliveries?: number;
   /** ms to wait for Redis at start before giving up; default 5000. */
   connectTimeout?: number;
   /** Called with problems that do not stop the worker (Redis lost and
@@ -179,6 +184,7 @@ export async function serve(options: ServeOptions): Promise<RedisWorker> {
     claimAfter: count(options.claimAfter, "claimAfter", 5000),
     heartbeat: count(options.heartbeat, "heartbeat", 1000),
     connectTimeout: count(options.connectTimeout, "connectTimeout", 5000),
+    maxDeliveries: count(options.maxDeliveries, "maxDeliveries", 3),
     warn: options.onWarning ??
       ((m: string) => console.error(`[worker] ${m}`)),
   });
@@ -195,6 +201,7 @@ interface Settings {
   readonly claimAfter: number;
   readonly heartbeat: number;
   readonly connectTimeout: number;
+  readonly maxDeliveries: number;
   readonly warn: (message: string) => void;
 }
 
@@ -341,11 +348,12 @@ class Server implements RedisWorker {
       }
       // Entries read while stopping stay pending: another worker takes them.
       if (res === null || this.#stopping) continue;
-      for (const [, entries] of res) this.#takeAll(entries, false);
+      for (const [, entries] of res) this.#takeAll(entries);
     }
   }
 
-  #takeAll(entries: Entries, reclaimed: boolean): void {
+  /** Takes entries read (or, with their delivery counts, taken over). */
+  #takeAll(entries: Entries, deliveries?: Map<string, number>): void {
     for (const [id, fields] of entries) {
       const entry = id.toString();
       if (fields === null || this.#held.has(entry)) continue;
@@ -355,7 +363,7 @@ class Server implements RedisWorker {
         this.#cmd.xack(this.#keys.tasks, GROUP, entry).catch(() => {});
         continue;
       }
-      if (reclaimed) this.#counts.reclaimed++;
+      if (deliveries !== undefined) this.#counts.reclaimed++;
       const held: Held = {
         entry,
         reply: task.reply,
@@ -363,7 +371,9 @@ class Server implements RedisWorker {
         start: performance.now(),
       };
       this.#held.set(entry, held);
-      this.#run(task, held);
+      const times = deliveries?.get(entry) ?? 1;
+      if (times > this.#s.maxDeliveries) this.#abandon(task, held, times);
+      else this.#run(task, held);
     }
   }
 
@@ -398,6 +408,27 @@ class Server implements RedisWorker {
       };
     }
     this.#queue(held, record);
+  }
+
+  /** Fails a chunk that every worker holding it died on, so that it cannot
+   * take down worker after worker for ever. */
+  #abandon(task: Task, held: Held, times: number): void {
+    this.#counts.failed++;
+    const error = new ProcessError(
+      `The chunk of "${task.name}" from "${task.spec}" was delivered ${times} times, and each worker that held it died or went silent (a task that ends its process, or a machine lost); it is not run again. Find what ends the worker, or raise --max-deliveries`,
+      {
+        processName: this.#s.name,
+        exitCode: -1,
+        code: "ERR_TOO_MANY_DELIVERIES",
+      },
+    );
+    this.#queue(held, {
+      i: task.chunk,
+      e: encodeError(error),
+      t: 0,
+      w: this.#s.name,
+      p: this.#s.processes,
+    });
   }
 
   /** Whether a coordinator's reply stream exists; asked at most once a
@@ -622,7 +653,19 @@ class Server implements RedisWorker {
         room,
       ) as unknown as [Buffer, Entries];
       this.#cursor = next.toString();
-      if (!this.#stopping) this.#takeAll(entries, true);
+      if (this.#stopping || entries.length === 0) return;
+      // How often each was delivered: XAUTOCLAIM counts a delivery, the
+      // heartbeat's XCLAIM JUSTID does not, so this counts take-overs.
+      const pending = await this.#cmd.xpending(
+        this.#keys.tasks,
+        GROUP,
+        "-",
+        "+",
+        this.#capacity + entries.length,
+        this.#s.name,
+      ) as [string, string, number, number][];
+      const deliveries = new Map(pending.map((p) => [p[0], p[3]]));
+      this.#takeAll(entries, deliveries);
     } catch {
       // lost Redis: try again on the next tick
     }

@@ -25,6 +25,7 @@ import {
   echo,
   exits,
   failOn13,
+  killsProcess,
   napCube,
   returnsFunction,
   sleepyCube,
@@ -200,6 +201,54 @@ Deno.test(
       await within(pool.join(), 10_000);
       await within(a.close(), 10_000);
       await within(b.close(), 10_000);
+      await redis.stop();
+    }
+  },
+);
+
+Deno.test(
+  "redis: a chunk that kills every worker holding it fails after --max-deliveries",
+  async () => {
+    const redis = await redisUrl();
+    const q = queue();
+    const flags = [
+      "--processes",
+      "1",
+      "--claim-after",
+      "300",
+      "--heartbeat",
+      "100",
+      "--max-deliveries",
+      "2",
+    ];
+    const pool = remotePool(redis.url, q);
+    const started: ReturnType<typeof startWorker>[] = [];
+    try {
+      const call = pool.apply(killsProcess).then(() => null, (e) => e);
+      let settled: unknown = undefined;
+      call.then((e) => settled = e);
+      // Each worker takes the chunk over and dies of it, until the third
+      // delivery, which is refused.
+      while (settled === undefined) {
+        assert.ok(started.length < 4, "refused by the third worker");
+        const w = startWorker(redis.url, q, flags);
+        started.push(w);
+        await within(Promise.race([w.child.status, call]), 20_000);
+      }
+      const err = settled as ProcessError;
+      assert.ok(err instanceof ProcessError, String(err));
+      assert.equal(err.code, "ERR_TOO_MANY_DELIVERIES");
+      assert.match(err.message, /was delivered 3 times/);
+      assert.match(err.message, /raise --max-deliveries/);
+      assert.equal(started.length, 3);
+      const killed = await Promise.all(
+        started.slice(0, 2).map((w) => w.child.status),
+      );
+      assert.deepEqual(killed.map((s) => s.signal), ["SIGKILL", "SIGKILL"]);
+    } finally {
+      pool.close();
+      await within(pool.join(), 10_000);
+      for (const w of started) await w.stop("SIGKILL");
       await redis.stop();
     }
   },

@@ -254,6 +254,38 @@ Deno.test(
   },
 );
 
+Deno.test("redis: an aborted call's chunks are not run", async () => {
+  const redis = await redisUrl();
+  const q = queue();
+  const worker = await serve({
+    url: redis.url,
+    queue: q,
+    processes: 1,
+    root: ROOT,
+    onWarning: silent(),
+  });
+  const pool = remotePool(redis.url, q);
+  try {
+    const controller = new AbortController();
+    const input = Array.from({ length: 40 }, (_, i) => i);
+    const call = pool.map(napCube, input, 1, {
+      signal: controller.signal,
+      onProgress: () => controller.abort(new Error("enough")),
+    });
+    await assert.rejects(within(call, 10_000), /enough/);
+    const at = worker.stats().chunks;
+    await new Promise((r) => setTimeout(r, 1500)); // ten chunks' time
+    // Only the chunks the worker already held finish; the rest were deleted.
+    const after = worker.stats().chunks;
+    assert.ok(after - at <= 2, `${after - at} chunks ran after the abort`);
+  } finally {
+    pool.close();
+    await within(pool.join(), 10_000);
+    await within(worker.close(), 10_000);
+    await redis.stop();
+  }
+});
+
 Deno.test("redis: Redis stopped mid-run gives a clear error within seconds", async () => {
   const server = await startRedis();
   const q = queue();

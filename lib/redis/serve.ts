@@ -303,7 +303,7 @@ class Server implements RedisWorker {
    * chunks are short (up to 32 each, ~4 ms of work), two when they are long,
    * so that long chunks spread over the workers. */
   get #capacity(): number {
-    const mean = this.#engine?.stats().runTime.mean ?? 0;
+    const mean = this.#engine?.meanRunTime ?? 0;
     const each = mean === 0
       ? 2
       : Math.max(2, Math.min(32, Math.ceil(4 / mean)));

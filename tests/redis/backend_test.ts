@@ -332,6 +332,33 @@ Deno.test(
   },
 );
 
+Deno.test("redis: close() lets calls finish; terminate() rejects them at once", async () => {
+  await using stage = await Stage.shared();
+  await stage.serve({ processes: 2 });
+  const closing = stage.pool();
+  const input = Array.from({ length: 20 }, (_, i) => i);
+  const call = closing.map(sleepyCube, input, 2);
+  closing.close();
+  await assert.rejects(
+    closing.map(cube, [1]),
+    /closed/,
+    "no new calls after close()",
+  );
+  await within(closing.join(), 20_000);
+  assert.deepEqual(await call, input.map((x) => x ** 3), "queued work done");
+
+  const ending = stage.pool();
+  const long = ending.map(napCube, Array.from({ length: 40 }, (_, i) => i), 1);
+  const t0 = performance.now();
+  setTimeout(() => ending.terminate(), 200);
+  await assert.rejects(within(long, 5_000), /terminated/);
+  await within(ending.join(), 5_000);
+  assert.ok(
+    performance.now() - t0 < 2_000,
+    "rejected at once, not after the work",
+  );
+});
+
 Deno.test("redis: an aborted call's chunks are not run", async () => {
   await using stage = await Stage.shared();
   const worker = await stage.serve();

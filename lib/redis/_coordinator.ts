@@ -83,6 +83,8 @@ export class RedisEngine extends Dispatcher {
   #lastId = "0-0";
   /** Live workers and their processes: from heartbeats and results. */
   #known = new Map<string, number>();
+  /** The workers' mean run time of a chunk, ms; -1 before one reports. */
+  #chunkMs = -1;
   #noWorkersSince = 0;
   #active = false;
   #shutdown: Promise<void> | null = null;
@@ -343,25 +345,80 @@ export class RedisEngine extends Dispatcher {
     return ref;
   }
 
+  /** How many chunks of one call share a task entry: one while chunks are
+   * slow (so they spread over the workers), up to 64 while they run in
+   * microseconds (so each costs a fraction of a round trip). */
+  #packSize(): number {
+    const mean = this.#chunkMs;
+    if (mean < 0) return 1;
+    return Math.max(1, Math.min(64, Math.floor(2 / Math.max(mean, 0.001))));
+  }
+
   #flush(): void {
     const cmd = this.#cmd;
     if (cmd === null || !this.#ready) return;
-    const batch = this.#out;
+    const batch = this.#out.filter((f) =>
+      !f.chunk.job.settled && this.#flights.get(f.chunk.id) === f
+    );
     this.#out = [];
     const pipeline = cmd.pipeline();
-    const sent: Flight[] = [];
-    for (const f of batch) {
-      const chunk = f.chunk;
-      const job = chunk.job;
-      if (job.settled || this.#flights.get(chunk.id) !== f) continue;
-      let fields: (string | Buffer)[];
-      try {
-        const ref = this.#refOf(job);
-        fields = [
+    const entries: Flight[][] = [];
+    const pack = this.#packSize();
+    for (let i = 0; i < batch.length;) {
+      const job = batch[i]!.chunk.job;
+      const group = [batch[i++]!];
+      while (
+        i < batch.length && group.length < pack && batch[i]!.chunk.job === job
+      ) group.push(batch[i++]!);
+      const fields = this.#fields(group);
+      if (fields === undefined) continue;
+      const now = performance.now();
+      for (const f of fields.sent) f.chunk.sentAt = now;
+      pipeline.xadd(this.#keys.tasks, "*", ...fields.fields);
+      entries.push(fields.sent);
+    }
+    if (entries.length === 0) {
+      this.pump();
+      return;
+    }
+    pipeline.exec().then((replies) => {
+      replies?.forEach(([err, id], n) => {
+        if (err !== null || typeof id !== "string") return;
+        for (const f of entries[n]!) f.entry = id;
+      });
+      // Entries whose add failed are sent again when the connection is back.
+    }, (err: unknown) => this.#lastError = err);
+    this.pump();
+  }
+
+  /** The fields of one task entry for `group` (chunks of one call), or, if
+   * their items cannot be serialized, undefined after failing the call. */
+  #fields(
+    group: Flight[],
+  ): { fields: (string | Buffer)[]; sent: Flight[] } | undefined {
+    const job = group[0]!.chunk.job;
+    let data: Buffer;
+    try {
+      const ref = this.#refOf(job);
+      if (group.length === 1) data = this.#encode(group[0]!.chunk);
+      else {
+        try {
+          data = serialize(group.flatMap((f) => f.chunk.items));
+        } catch {
+          // Find the chunk that cannot be sent, to name its item.
+          for (const f of group) this.#encode(f.chunk);
+          throw new Error("unreachable");
+        }
+      }
+      return {
+        sent: group,
+        fields: [
           "r",
           this.#reply,
           "i",
-          String(chunk.id),
+          group.map((f) => f.chunk.id).join(","),
+          "n",
+          group.map((f) => f.chunk.items.length).join(","),
           "m",
           ref.spec,
           "h",
@@ -373,30 +430,16 @@ export class RedisEngine extends Dispatcher {
           "s",
           job.star ? "1" : "0",
           "a",
-          this.#encode(chunk),
-        ];
-      } catch (err) {
-        this.#flights.delete(chunk.id);
-        job.outstanding--;
-        this.fail(job, err);
-        this.#forgetJob(job);
-        continue;
-      }
-      chunk.sentAt = performance.now();
-      pipeline.xadd(this.#keys.tasks, "*", ...fields);
-      sent.push(f);
+          data,
+        ],
+      };
+    } catch (err) {
+      for (const f of group) this.#flights.delete(f.chunk.id);
+      job.outstanding -= group.length;
+      this.fail(job, err);
+      this.#forgetJob(job);
+      return undefined;
     }
-    if (sent.length === 0) {
-      this.pump();
-      return;
-    }
-    pipeline.exec().then((replies) => {
-      replies?.forEach(([err, id], n) => {
-        if (err === null && typeof id === "string") sent[n]!.entry = id;
-      });
-      // Entries whose add failed are sent again when the connection is back.
-    }, (err: unknown) => this.#lastError = err);
-    this.pump();
   }
 
   #encode(chunk: Chunk): Buffer {
@@ -472,6 +515,7 @@ export class RedisEngine extends Dispatcher {
     const now = performance.now();
     for (const r of records) {
       this.#known.set(r.w, r.p);
+      if (r.u !== undefined) this.#chunkMs = r.u;
       const flight = this.#flights.get(r.i);
       if (flight === undefined) continue; // a duplicate, or of a dropped call
       this.#flights.delete(r.i);

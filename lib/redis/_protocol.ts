@@ -3,11 +3,12 @@
 // redisBackend) and the worker command.
 //
 // - `mp:{queue}:tasks` is a stream of chunks read by the consumer group
-//   `workers`. An entry's fields: r (the reply stream), i (chunk id), m
-//   (module: a path relative to the project root), h (the module's sha256),
-//   f and x (the export's name and
-//   source), s ("1": spread the item as arguments), a (the items, in V8's
-//   serialization format).
+//   `workers`. An entry holds one or more chunks of one call (several while
+//   chunks are short). Its fields: r (the reply stream), i and n (the chunk
+//   ids and their item counts, comma-separated), m (the module: a path
+//   relative to the project root), h (the module's sha256), f and x (the
+//   export's name and source), s ("1": spread each item as arguments), a (the
+//   chunks' items, one flat array in V8's serialization format).
 // - `mp:{queue}:reply:{coordinator}` is one coordinator's stream of results.
 //   An entry's field d holds a V8-serialized `ResultRecord[]`. Workers add
 //   with NOMKSTREAM, so results for a coordinator that is gone (its stream
@@ -55,6 +56,8 @@ export interface ResultRecord {
   readonly w: string;
   /** Its number of processes. */
   readonly p: number;
+  /** Its mean run time of a chunk, ms (without queueing), when known. */
+  readonly u?: number;
 }
 
 /** Adds a worker's heartbeat, scored with Redis's clock (no clock skew). */

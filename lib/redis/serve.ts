@@ -93,13 +93,14 @@ export interface RedisWorker extends AsyncDisposable {
 interface Held {
   readonly entry: string;
   readonly reply: string;
-  readonly chunk: number;
   readonly start: number;
 }
 
 interface Task {
   readonly reply: string;
-  readonly chunk: number;
+  /** The entry's chunk ids, and each one's item count. */
+  readonly chunks: number[];
+  readonly counts: number[];
   readonly spec: string;
   readonly hash: string;
   readonly name: string;
@@ -113,12 +114,19 @@ function parse(fields: Buffer[]): Task | undefined {
   for (let i = 0; i + 1 < fields.length; i += 2) {
     f[fields[i]!.toString()] = fields[i + 1]!;
   }
-  if (!f.r || !f.i || !f.m || !f.h || !f.f || !f.x || !f.s || !f.a) {
+  if (!f.r || !f.i || !f.n || !f.m || !f.h || !f.f || !f.x || !f.s || !f.a) {
     return undefined;
   }
+  const chunks = f.i.toString().split(",").map(Number);
+  const counts = f.n.toString().split(",").map(Number);
+  if (
+    chunks.length !== counts.length ||
+    !chunks.every(Number.isSafeInteger) || !counts.every(Number.isSafeInteger)
+  ) return undefined;
   return {
     reply: f.r.toString(),
-    chunk: Number(f.i.toString()),
+    chunks,
+    counts,
     spec: f.m.toString(),
     hash: f.h.toString(),
     name: f.f.toString(),
@@ -214,7 +222,7 @@ class Server implements RedisWorker {
   readonly #targets = new Map<string, object>();
   readonly #verified = new Map<string, { at: number; error?: Error }>();
   #engine: Engine | null = null;
-  #out: { held: Held; record: ResultRecord | null }[] = [];
+  #out: { held: Held; records: ResultRecord[] | null }[] = [];
   readonly #replies = new Map<string, { at: number; alive: boolean }>();
   #flushing = false;
   #stopping = false;
@@ -367,7 +375,6 @@ class Server implements RedisWorker {
       const held: Held = {
         entry,
         reply: task.reply,
-        chunk: task.chunk,
         start: performance.now(),
       };
       this.#held.set(entry, held);
@@ -377,43 +384,66 @@ class Server implements RedisWorker {
     }
   }
 
+  /** Runs an entry's chunks (in parallel on the local pool), then queues
+   * their results to be sent together. */
   async #run(task: Task, held: Held): Promise<void> {
-    let record: ResultRecord | null;
+    let values: Promise<unknown[]>[];
     try {
       if (!await this.#coordinatorAlive(task.reply)) {
         // Its coordinator is gone (its reply stream expired): skip it.
-        this.#counts.skipped++;
+        this.#counts.skipped += task.chunks.length;
         this.#queue(held, null);
         return;
       }
       const module = await this.#verify(task);
       const items = deserialize(task.items) as unknown[];
-      const values = await this.#submit(task, module, items);
-      record = {
-        i: task.chunk,
-        v: values,
-        t: performance.now() - held.start,
-        w: this.#s.name,
-        p: this.#s.processes,
-      };
+      let at = 0;
+      values = task.counts.map((n) => {
+        const part = items.slice(at, at += n);
+        return this.#submit(task, module, part);
+      });
     } catch (err) {
-      if (err instanceof ModuleMismatchError) this.#counts.refused++;
-      else this.#counts.failed++;
-      record = {
-        i: task.chunk,
-        e: encodeError(err),
-        t: performance.now() - held.start,
-        w: this.#s.name,
-        p: this.#s.processes,
-      };
+      // The whole entry is refused (module) or unreadable.
+      values = task.chunks.map(() => Promise.reject(err));
     }
-    this.#queue(held, record);
+    // Each is awaited below, in order; until then a rejection is not
+    // unhandled.
+    for (const p of values) p.catch(() => {});
+    const records: ResultRecord[] = [];
+    for (const [j, promise] of values.entries()) {
+      const chunk = task.chunks[j]!;
+      try {
+        records.push(this.#record(chunk, held, { v: await promise }));
+      } catch (err) {
+        if (err instanceof ModuleMismatchError) this.#counts.refused++;
+        else this.#counts.failed++;
+        records.push(this.#record(chunk, held, { e: encodeError(err) }));
+      }
+    }
+    this.#queue(held, records);
+  }
+
+  #record(
+    chunk: number,
+    held: Held,
+    outcome: Pick<ResultRecord, "v"> | Pick<ResultRecord, "e">,
+  ): ResultRecord {
+    return {
+      i: chunk,
+      ...outcome,
+      t: performance.now() - held.start,
+      w: this.#s.name,
+      p: this.#s.processes,
+      ...(this.#engine !== null && this.#engine.meanRunTime > 0
+        ? { u: this.#engine.meanRunTime }
+        : {}),
+    };
   }
 
   /** Fails a chunk that every worker holding it died on, so that it cannot
    * take down worker after worker for ever. */
   #abandon(task: Task, held: Held, times: number): void {
-    this.#counts.failed++;
+    this.#counts.failed += task.chunks.length;
     const error = new ProcessError(
       `The chunk of "${task.name}" from "${task.spec}" was delivered ${times} times, and each worker that held it died or went silent (a task that ends its process, or a machine lost); it is not run again. Find what ends the worker, or raise --max-deliveries`,
       {
@@ -422,13 +452,10 @@ class Server implements RedisWorker {
         code: "ERR_TOO_MANY_DELIVERIES",
       },
     );
-    this.#queue(held, {
-      i: task.chunk,
-      e: encodeError(error),
-      t: 0,
-      w: this.#s.name,
-      p: this.#s.processes,
-    });
+    this.#queue(
+      held,
+      task.chunks.map((i) => this.#record(i, held, { e: encodeError(error) })),
+    );
   }
 
   /** Whether a coordinator's reply stream exists; asked at most once a
@@ -452,8 +479,8 @@ class Server implements RedisWorker {
     return alive;
   }
 
-  #queue(held: Held, record: ResultRecord | null): void {
-    this.#out.push({ held, record });
+  #queue(held: Held, records: ResultRecord[] | null): void {
+    this.#out.push({ held, records });
     if (!this.#flushing) {
       this.#flushing = true;
       queueMicrotask(() => this.#flush());
@@ -550,20 +577,19 @@ class Server implements RedisWorker {
     this.#flushing = false;
     const out = this.#out;
     this.#out = [];
-    const byReply = new Map<string, typeof out>();
+    const byReply = new Map<string, ResultRecord[]>();
     const entries: string[] = [];
+    let sent = 0;
     for (const o of out) {
-      if (o.record === null) {
-        entries.push(o.held.entry);
-        continue;
-      }
+      entries.push(o.held.entry);
+      if (o.records === null) continue;
       let list = byReply.get(o.held.reply);
       if (list === undefined) byReply.set(o.held.reply, list = []);
-      list.push(o);
+      for (const r of o.records) list.push(r);
+      sent += o.records.length;
     }
     const pipeline = this.#cmd.pipeline();
-    for (const [reply, list] of byReply) {
-      const records = list.map((o) => o.record!);
+    for (const [reply, records] of byReply) {
       let data: Buffer;
       try {
         data = serialize(records);
@@ -571,9 +597,7 @@ class Server implements RedisWorker {
         data = serialize(records.map((r) => this.#unsendable(r)));
       }
       pipeline.xadd(reply, "NOMKSTREAM", "*", "d", data);
-      for (const o of list) entries.push(o.held.entry);
     }
-    const sent = out.filter((o) => o.record !== null).length;
     pipeline.xack(this.#keys.tasks, GROUP, ...entries);
     pipeline.xdel(this.#keys.tasks, ...entries);
     try {

@@ -596,6 +596,33 @@ Deno.test("redis: the Pool API behaves as locally", async (t) => {
     },
   );
 
+  await t.step(
+    "many tiny chunks share entries; errors keep their place",
+    async () => {
+      // Warm: the workers report microsecond chunks, so the pool packs many
+      // chunks into one task entry.
+      const input = Array.from({ length: 3000 }, (_, i) => i);
+      assert.deepEqual(
+        await pool.map(cube, input, 1),
+        input.map((x) => x ** 3),
+      );
+      const got: number[] = [];
+      let thrown: unknown;
+      try {
+        for await (const v of pool.imap(failOn13, input, 1)) got.push(v);
+      } catch (err) {
+        thrown = err;
+      }
+      assert.deepEqual(got, input.slice(0, 13).map((x) => x ** 3));
+      assert.equal((thrown as Error).name, "BadInput");
+      assert.deepEqual(
+        await pool.map(cube, input.slice(0, 500), 1),
+        input.slice(0, 500).map((x) => x ** 3),
+        "the pool goes on",
+      );
+    },
+  );
+
   await t.step("breaking out of imap stops its input", async () => {
     let pulled = 0;
     function* endless() {
@@ -691,6 +718,8 @@ Deno.test("redis: workers run only their project's modules", async () => {
         reply,
         "i",
         String(i),
+        "n",
+        "1",
         "m",
         spec,
         "h",
@@ -750,7 +779,8 @@ Deno.test("redis: a vanished coordinator's chunks are skipped, an expired stream
   await client.xadd(
     `mp:{${q}}:tasks`,
     "*",
-    ...["r", `mp:{${q}}:reply:gone`, "i", "1", "m", TASKS, "h", hash],
+    ...["r", `mp:{${q}}:reply:gone`, "i", "1", "n", "1", "m", TASKS],
+    ...["h", hash],
     ...["f", "cube", "x", "function cube() {}", "s", "0"],
     "a",
     serialize([2]),

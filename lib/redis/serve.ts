@@ -221,6 +221,8 @@ class Server implements RedisWorker {
   readonly #held = new Map<string, Held>();
   readonly #targets = new Map<string, object>();
   readonly #verified = new Map<string, { at: number; error?: Error }>();
+  /** The hash of each module file when first run here. */
+  readonly #loaded = new Map<string, string>();
   #engine: Engine | null = null;
   #out: { held: Held; records: ResultRecord[] | null }[] = [];
   readonly #replies = new Map<string, { at: number; alive: boolean }>();
@@ -395,7 +397,7 @@ class Server implements RedisWorker {
         this.#queue(held, null);
         return;
       }
-      const module = await this.#verify(task);
+      const module = this.#verify(task);
       const items = deserialize(task.items) as unknown[];
       let at = 0;
       values = task.counts.map((n) => {
@@ -487,8 +489,9 @@ class Server implements RedisWorker {
     }
   }
 
-  /** The module's URL, once its copy here is the coordinator's. */
-  async #verify(task: Task): Promise<string> {
+  /** The module's URL, once its copy here is the coordinator's and the one
+   * this worker has imported. */
+  #verify(task: Task): string {
     const root = this.#s.root;
     const path = normalize(join(root, task.spec));
     if (
@@ -527,9 +530,20 @@ class Server implements RedisWorker {
         { module: task.spec, workerName: this.#s.name },
       );
     }
+    const loaded = this.#loaded.get(path);
+    if (error === undefined && loaded !== undefined && loaded !== task.hash) {
+      error = new ModuleMismatchError(
+        `Worker ${this.#s.name} refused "${task.name}" from "${task.spec}": the file changed since the worker imported it (sha256 ${
+          loaded.slice(0, 12)
+        }… then, ${
+          task.hash.slice(0, 12)
+        }… now), and a worker cannot import a module twice; restart the worker to run the new code`,
+        { module: task.spec, workerName: this.#s.name },
+      );
+    }
     this.#verified.set(key, error ? { at: now, error } : { at: now });
     if (error) throw error;
-    await Promise.resolve();
+    if (loaded === undefined) this.#loaded.set(path, task.hash);
     return pathToFileURL(path).href;
   }
 

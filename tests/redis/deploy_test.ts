@@ -3,9 +3,9 @@
 
 import assert from "node:assert/strict";
 import { Pool } from "../../mod.ts";
-import { redisBackend, serve } from "../../redis.ts";
+import { ModuleMismatchError, redisBackend, serve } from "../../redis.ts";
 import { within } from "../fixtures/harness.ts";
-import { whereAmI } from "./fixtures/tasks.ts";
+import { cube, whereAmI } from "./fixtures/tasks.ts";
 import { redisUrl } from "./_server.ts";
 
 const TASKS = "tests/redis/fixtures/tasks.ts";
@@ -49,6 +49,58 @@ Deno.test("redis: a worker runs its own copy of the project, found by relative p
     await within(pool.join(), 10_000);
     await within(worker.close(), 10_000);
     await Deno.remove(copy, { recursive: true });
+    await redis.stop();
+  }
+});
+
+Deno.test("redis: a worker refuses a module that changed since it imported it", async () => {
+  const redis = await redisUrl();
+  const root = await Deno.makeTempDir();
+  await Deno.mkdir(`${root}/tests/redis/fixtures`, { recursive: true });
+  await Deno.copyFile(`${ROOT}/${TASKS}`, `${root}/${TASKS}`);
+  await Deno.writeTextFile(`${root}/deno.json`, "{}\n");
+  const queue = `deploy-${crypto.randomUUID().slice(0, 8)}`;
+  const module = new URL(`file://${root}/${TASKS}`);
+  const worker = await serve({
+    url: redis.url,
+    queue,
+    processes: 1,
+    root,
+    onWarning: () => {},
+  });
+  const pools: Pool[] = [];
+  const poolOf = () => {
+    const pool = new Pool({
+      backend: redisBackend({ url: redis.url, queue }),
+      module,
+    });
+    pools.push(pool);
+    return pool;
+  };
+  try {
+    assert.equal(await within(poolOf().apply(cube, [2]), 20_000), 8);
+    // A deploy changes the file under the running worker.
+    await Deno.writeTextFile(
+      `${root}/${TASKS}`,
+      (await Deno.readTextFile(`${root}/${TASKS}`)) + "\n// v2\n",
+    );
+    await new Promise((r) => setTimeout(r, 1100)); // past the check's cache
+    const err = await within(
+      poolOf().apply(cube, [2]).then(() => null, (e) => e),
+      20_000,
+    );
+    assert.ok(err instanceof ModuleMismatchError, String(err));
+    assert.match(
+      err.message,
+      /the file changed since the worker imported it .* restart the worker to run the new code/,
+    );
+  } finally {
+    for (const pool of pools) {
+      pool.close();
+      await within(pool.join(), 10_000);
+    }
+    await within(worker.close(), 10_000);
+    await Deno.remove(root, { recursive: true });
     await redis.stop();
   }
 });

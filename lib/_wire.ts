@@ -114,6 +114,8 @@ export interface WireError {
   readonly cause?: unknown;
   readonly props?: Record<string, unknown>;
   readonly errors?: unknown[];
+  /** Set when `ctor` is a class registered with `registerErrors`. */
+  readonly lib?: true;
 }
 
 /** A thrown value that is not an Error, as it crosses the wire. */
@@ -122,6 +124,16 @@ export interface WireThrown {
 }
 
 const SKIP = new Set(["name", "message", "stack", "cause", "errors"]);
+
+// deno-lint-ignore no-explicit-any
+type ErrorClass = abstract new (...args: any[]) => Error;
+const LIBRARY = new Map<string, ErrorClass>();
+
+/** Makes errors of these classes (the library's own) decode as instances of
+ * them, with their own properties, instead of as a plain `Error`. */
+export function registerErrors(classes: ErrorClass[]): void {
+  for (const c of classes) LIBRARY.set(c.name, c);
+}
 
 function cloneable(value: unknown): boolean {
   try {
@@ -157,6 +169,7 @@ export function encodeError(value: unknown, depth = 0): WireError | WireThrown {
   };
   if (typeof err.stack === "string") out.stack = err.stack;
   if (props) out.props = props;
+  if (LIBRARY.get(out.ctor) === err.constructor) out.lib = true;
   if ("cause" in err && depth < 16) {
     out.cause = encodeError(err.cause, depth + 1);
   }
@@ -179,6 +192,13 @@ const BUILTIN: Record<string, ErrorConstructor> = {
 function makeError(w: WireError, cause: unknown, hasCause: boolean): Error {
   const opts = hasCause ? { cause } : undefined;
   if (w.ctor === "DOMException") return new DOMException(w.message, w.name);
+  const Library = w.lib ? LIBRARY.get(w.ctor) : undefined;
+  if (Library !== undefined) {
+    // Its own properties come back from `props`, its name below.
+    const err = new Error(w.message, opts);
+    Object.setPrototypeOf(err, Library.prototype);
+    return err;
+  }
   if (w.ctor === "AggregateError") {
     const errors = (w.errors ?? []).map((e) => decodeError(e));
     return new AggregateError(errors, w.message, opts);

@@ -1,5 +1,7 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
 
+import { registerErrors } from "./_wire.ts";
+
 /**
  * Thrown (or rejected with) when a wait runs out of time, such as
  * {@linkcode AsyncResult.get} with a `timeout`. The work itself goes on.
@@ -237,3 +239,13 @@ export class BrokenBarrierError extends Error {
     this.name = "BrokenBarrierError";
   }
 }
+
+registerErrors([
+  TimeoutError,
+  ProcessError,
+  Empty,
+  Full,
+  EOFError,
+  AbandonedLockError,
+  BrokenBarrierError,
+]);

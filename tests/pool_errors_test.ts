@@ -18,6 +18,7 @@ import {
   throwAggregate,
   throwAt3,
   throwCustom,
+  throwLibraryError,
   throwString,
   uncaughtLater,
   uneven,
@@ -61,6 +62,18 @@ Deno.test("Pool.apply() rejects with a custom error's name, message and own prop
   assert.equal(err.message, "custom failure");
   assert.ok(Object.hasOwn(err, "code"), "own property code lost");
   assert.equal((err as Error & { code: unknown }).code, "E_CUSTOM");
+  assert.match(err.stack ?? "", /pool_targets\.ts/);
+});
+
+Deno.test("Pool.apply() rejects with the library's own error classes as themselves", async () => {
+  await using pool = openPool({ processes: 1 });
+  const err = await rejectionOf(pool.apply(throwLibraryError));
+  assert.ok(err instanceof ProcessError, `got ${Deno.inspect(err)}`);
+  assert.equal(err.name, "ProcessError");
+  assert.equal(err.message, "a nested worker ended");
+  assert.equal(err.processName, "Nested-1");
+  assert.equal(err.exitCode, 7);
+  assert.equal(err.code, "E_NESTED");
   assert.match(err.stack ?? "", /pool_targets\.ts/);
 });
 

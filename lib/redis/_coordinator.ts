@@ -12,7 +12,6 @@ import { cloneError } from "../_clone.ts";
 import { Dispatcher, type PoolStats } from "../_engine/dispatcher.ts";
 import type { Chunk, Job } from "../_engine/job.ts";
 import { Samples } from "../_engine/stats.ts";
-import { ProcessError } from "../errors.ts";
 import { decodeError } from "../_wire.ts";
 import {
   checkQueue,
@@ -23,8 +22,7 @@ import {
   sleep,
   socketOf,
 } from "./_client.ts";
-import { ModuleMismatchError, NoWorkersError } from "./errors.ts";
-import { RedisUnavailableError } from "./errors.ts";
+import { NoWorkersError, RedisUnavailableError } from "./errors.ts";
 import {
   findRoot,
   GROUP,
@@ -530,7 +528,7 @@ export class RedisEngine extends Dispatcher {
       const job = chunk.job;
       job.outstanding--;
       this.failed += chunk.items.length;
-      this.fail(job, revive(decodeError(r.e)), chunk);
+      this.fail(job, decodeError(r.e), chunk);
       if (job.settled) this.#forgetJob(job);
     }
   }
@@ -596,33 +594,4 @@ export class RedisEngine extends Dispatcher {
     }
     this.#disconnect();
   }
-}
-
-/** Gives errors of this library their class back. */
-function revive(err: unknown): unknown {
-  if (!(err instanceof Error)) return err;
-  const props = err as unknown as Record<string, unknown>;
-  let out: Error | undefined;
-  if (err.name === "ModuleMismatchError") {
-    out = new ModuleMismatchError(err.message, {
-      module: String(props.module),
-      workerName: String(props.workerName),
-    });
-  } else if (err.name === "ProcessError") {
-    out = new ProcessError(err.message, {
-      processName: String(props.processName),
-      exitCode: Number(props.exitCode),
-      ...(typeof props.code === "string" ? { code: props.code } : {}),
-      ...(err.cause === undefined ? {} : { cause: err.cause }),
-    });
-  }
-  if (out === undefined) return err;
-  if (err.stack !== undefined) {
-    Object.defineProperty(out, "stack", {
-      value: err.stack,
-      writable: true,
-      configurable: true,
-    });
-  }
-  return out;
 }

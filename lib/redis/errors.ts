@@ -1,5 +1,7 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
 
+import { registerErrors } from "../_wire.ts";
+
 /**
  * A worker refused a task because its copy of the task's module is not the
  * one the coordinator has (or it has none). The call rejects with it; deploy
@@ -116,3 +118,5 @@ export class NoWorkersError extends Error {
     this.queue = options.queue;
   }
 }
+
+registerErrors([ModuleMismatchError, RedisUnavailableError, NoWorkersError]);

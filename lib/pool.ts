@@ -5,6 +5,7 @@ import {
   type AsyncResultCallbacks,
   checkCallbacks,
 } from "./async_result.ts";
+import { positiveInt } from "./_check.ts";
 import { context } from "./_context.ts";
 import { cpuCount } from "./cpu_count.ts";
 import { type CallOptions, Job, type Sink } from "./_engine/job.ts";
@@ -107,12 +108,6 @@ export type PoolInput<T> =
 export type TransferableArgs<P extends unknown[]> = {
   [K in keyof P]: P[K] | Transfer<P[K]>;
 };
-
-function positiveInt(value: unknown, make: (v: unknown) => string): number {
-  if (typeof value !== "number") throw new TypeError(make(value));
-  if (!Number.isInteger(value) || value < 1) throw new RangeError(make(value));
-  return value;
-}
 
 function sizeOf(input: unknown): number | undefined {
   if (Array.isArray(input)) return input.length;

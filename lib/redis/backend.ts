@@ -1,6 +1,7 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
 
 import { resolve } from "node:path";
+import { intOption, msOption } from "../_check.ts";
 import { defineBackend } from "../_engine/backend.ts";
 import type { PoolBackend } from "../pool.ts";
 import { checkQueue, checkUrl, safeUrl } from "./_client.ts";
@@ -29,26 +30,6 @@ export interface RedisBackendOptions {
   workerTimeout?: number;
 }
 
-function positive(
-  value: unknown,
-  name: string,
-  fallback: number,
-  infinite = false,
-): number {
-  if (value === undefined) return fallback;
-  if (
-    typeof value !== "number" || Number.isNaN(value) || value <= 0 ||
-    (!infinite && !Number.isFinite(value))
-  ) {
-    throw new RangeError(
-      `Cannot use "${name}" ${String(value)}: it must be a positive number of ${
-        name === "maxPending" ? "chunks" : "milliseconds"
-      }${infinite ? " (or Infinity)" : ""}`,
-    );
-  }
-  return value;
-}
-
 /**
  * Runs a pool's tasks on other machines through Redis Streams: pass the
  * result as `new Pool({ backend })`, and start the worker command on each
@@ -68,7 +49,8 @@ function positive(
  * @param options The server, the queue and optional limits.
  * @returns A backend for `new Pool({ backend })`.
  * @throws {TypeError} when the url or queue is malformed.
- * @throws {RangeError} when a limit is not a positive number.
+ * @throws {RangeError} when a limit is out of range (`maxPending` must be
+ * a positive integer, the timeouts positive numbers of ms).
  *
  * @example Cubes on worker machines
  * ```ts no-eval
@@ -118,15 +100,13 @@ export function redisBackend(options: RedisBackendOptions): PoolBackend {
     url,
     queue,
     root,
-    maxPending: Math.floor(
-      positive(options.maxPending, "maxPending", 1024),
-    ),
-    reconnectTimeout: positive(
+    maxPending: intOption(options.maxPending, "maxPending", 1024),
+    reconnectTimeout: msOption(
       options.reconnectTimeout,
       "reconnectTimeout",
       5000,
     ),
-    workerTimeout: positive(
+    workerTimeout: msOption(
       options.workerTimeout,
       "workerTimeout",
       30_000,

@@ -5,6 +5,7 @@ import { hostname } from "node:os";
 import { isAbsolute, join, normalize, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { deserialize, serialize } from "node:v8";
+import { intOption } from "../_check.ts";
 import { cpuCount } from "../cpu_count.ts";
 import { Job } from "../_engine/job.ts";
 import { Engine } from "../_engine/scheduler.ts";
@@ -136,16 +137,6 @@ function parse(fields: Buffer[]): Task | undefined {
   };
 }
 
-function count(value: unknown, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
-    throw new RangeError(
-      `Cannot use "${name}" ${String(value)}: it must be a positive integer`,
-    );
-  }
-  return value;
-}
-
 type Entries = [Buffer, Buffer[] | null][];
 
 /**
@@ -184,15 +175,15 @@ export async function serve(options: ServeOptions): Promise<RedisWorker> {
   const worker = new Server({
     url: checkUrl(options.url),
     queue: checkQueue(options.queue),
-    processes: count(options.processes, "processes", cpuCount()),
+    processes: intOption(options.processes, "processes", cpuCount()),
     root: options.root === undefined
       ? findRoot(Deno.cwd())
       : resolve(options.root),
     name: options.name ?? `${hostname()}:${Deno.pid}`,
-    claimAfter: count(options.claimAfter, "claimAfter", 5000),
-    heartbeat: count(options.heartbeat, "heartbeat", 1000),
-    connectTimeout: count(options.connectTimeout, "connectTimeout", 5000),
-    maxDeliveries: count(options.maxDeliveries, "maxDeliveries", 3),
+    claimAfter: intOption(options.claimAfter, "claimAfter", 5000),
+    heartbeat: intOption(options.heartbeat, "heartbeat", 1000),
+    connectTimeout: intOption(options.connectTimeout, "connectTimeout", 5000),
+    maxDeliveries: intOption(options.maxDeliveries, "maxDeliveries", 3),
     warn: options.onWarning ??
       ((m: string) => console.error(`[worker] ${m}`)),
   });

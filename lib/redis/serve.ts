@@ -63,6 +63,9 @@ export interface ServeOptions {
 
 /** What {@linkcode RedisWorker.stats} returns. */
 export interface RedisWorkerStats {
+  /** Task entries taken: each holds one chunk, or several short ones of
+   * one call. */
+  readonly entries: number;
   /** Chunks finished (their results sent). */
   readonly chunks: number;
   /** Chunks that failed in a task. */
@@ -223,7 +226,14 @@ class Server implements RedisWorker {
   #timers: ReturnType<typeof setInterval>[] = [];
   #cursor = "0-0";
   #lost = false;
-  #counts = { chunks: 0, failed: 0, refused: 0, reclaimed: 0, skipped: 0 };
+  #counts = {
+    entries: 0,
+    chunks: 0,
+    failed: 0,
+    refused: 0,
+    reclaimed: 0,
+    skipped: 0,
+  };
   #finish!: () => void;
   readonly finished: Promise<void>;
   #closing: Promise<void> | null = null;
@@ -364,6 +374,7 @@ class Server implements RedisWorker {
         this.#cmd.xack(this.#keys.tasks, GROUP, entry).catch(() => {});
         continue;
       }
+      this.#counts.entries++;
       if (deliveries !== undefined) this.#counts.reclaimed++;
       const held: Held = {
         entry,

@@ -372,6 +372,60 @@ Deno.test("redis: close() lets calls finish; terminate() rejects them at once", 
   );
 });
 
+Deno.test("redis: heartbeats keep a chunk longer than --claim-after with its worker", async () => {
+  await using stage = await Stage.shared();
+  // Chunks of ~600 ms against a 300 ms take-over time: only heartbeats
+  // (every 100 ms) keep the other worker from taking them.
+  const steady = { claimAfter: 300, heartbeat: 100 };
+  const a = await stage.serve({ ...steady, name: "a" });
+  const b = await stage.serve({ ...steady, name: "b" });
+  const pool = stage.pool();
+  const input = Array.from({ length: 16 }, (_, i) => i);
+  assert.deepEqual(
+    await within(pool.map(napCube, input, 4), 20_000),
+    input.map((x) => x ** 3),
+  );
+  assert.equal(a.stats().reclaimed + b.stats().reclaimed, 0);
+});
+
+Deno.test("redis: input is read only as far as maxPending chunks ahead", async () => {
+  await using stage = await Stage.shared();
+  // No worker yet: chunks pile up in Redis only up to maxPending.
+  const pool = stage.pool({ maxPending: 8 });
+  let pulled = 0;
+  function* counted() {
+    for (let i = 0; i < 1000; i++) {
+      pulled++;
+      yield i;
+    }
+  }
+  const call = pool.map(cube, counted(), 2);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.ok(pulled <= 8 * 2 + 2, `${pulled} items read ahead`);
+  await stage.serve();
+  const out = await within(call, 20_000);
+  assert.equal(pulled, 1000);
+  assert.deepEqual(out, Array.from({ length: 1000 }, (_, i) => i ** 3));
+});
+
+Deno.test("redis: a target outside the project root is refused before sending", async () => {
+  await using stage = await Stage.shared();
+  const elsewhere = await stage.tempDir();
+  const pool = new Pool({
+    backend: redisBackend({ url: stage.url, queue: stage.q, root: elsewhere }),
+    module: MODULE,
+  });
+  try {
+    await assert.rejects(
+      pool.apply(cube, [2]),
+      /the module is outside the project root .*; pass "root" to redisBackend\(\)/,
+    );
+  } finally {
+    pool.close();
+    await within(pool.join(), 10_000);
+  }
+});
+
 Deno.test("redis: an aborted call's chunks are not run", async () => {
   await using stage = await Stage.shared();
   const worker = await stage.serve();
@@ -485,7 +539,7 @@ Deno.test("redis: a worker whose copy of the module differs refuses the task", a
 
 Deno.test("redis: the Pool API behaves as locally", async (t) => {
   await using stage = await Stage.shared();
-  await stage.serve({ processes: 2 });
+  const worker = await stage.serve({ processes: 2 });
   const pool = stage.pool();
   await t.step("the seed: map, mapAsync, apply, applyAsync", async () => {
     assert.deepEqual(await pool.map(cube, [0, 1, 2, 3]), [0, 1, 8, 27]);
@@ -619,6 +673,14 @@ Deno.test("redis: the Pool API behaves as locally", async (t) => {
         await pool.map(cube, input, 1),
         input.map((x) => x ** 3),
       );
+      const before = worker.stats();
+      assert.deepEqual(
+        await pool.map(cube, input, 1),
+        input.map((x) => x ** 3),
+      );
+      // The map's 3000 chunks came in far fewer task entries.
+      const entries = worker.stats().entries - before.entries;
+      assert.ok(entries * 2 <= 3000, `3000 chunks in ${entries} entries`);
       const got: number[] = [];
       let thrown: unknown;
       try {

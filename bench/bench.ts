@@ -400,63 +400,46 @@ if (import.meta.main) {
   const ratio = (a: number | undefined, b: number | undefined) =>
     a === undefined || b === undefined ? "n/a" : (a / b).toFixed(2) + "×";
   const perItem = Math.max(r.imap!, r.map1!, r.applyAsync!);
+  // A target on the ratio a / b: its label, the ratio, and whether it is
+  // met (undefined when a peer was skipped).
+  const atMost = (label: string, a?: number, b?: number, limit = 1.2) =>
+    [
+      `${label} ≤ ${limit}`,
+      ratio(a, b),
+      a === undefined || b === undefined ? undefined : a / b <= limit,
+    ] as [string, string, boolean | undefined];
+  const atLeast = (
+    label: string,
+    a: number | undefined,
+    b?: number,
+    limit = 2,
+  ) =>
+    [
+      `${label} ≥ ${limit}`,
+      ratio(a, b),
+      a === undefined || b === undefined ? undefined : a / b >= limit,
+    ] as [string, string, boolean | undefined];
   const checks: [string, string, boolean | undefined][] = [
     ["slowest per-item form ≤ 6 µs", `${perItem.toFixed(2)} µs`, perItem <= 6],
-    [
-      "Python imap / ours imap ≥ 2",
-      ratio(py?.imap1_us, r.imap),
-      py ? py.imap1_us! / r.imap! >= 2 : undefined,
-    ],
-    [
-      "piscina / ours (slowest form) ≥ 4",
-      ratio(pis?.run_us, perItem),
-      pis ? pis.run_us! / perItem >= 4 : undefined,
-    ],
-    [
-      "ours (slowest form) / raw 64 ≤ 1.3",
-      ratio(perItem, r.raw64),
-      perItem / r.raw64! <= 1.3,
-    ],
-    [
-      "ours default map / raw chunks ≤ 1.2",
-      ratio(r.mapDefault, r.rawChunks),
-      r.mapDefault! / r.rawChunks! <= 1.2,
-    ],
-    [
-      "CPU speed-up ≥ 1.95",
-      (r.serialCpu! / r.cpu!).toFixed(2) + "×",
-      r.serialCpu! / r.cpu! >= 1.95,
-    ],
-    [
-      "Process start→join / raw web Worker spawn ≤ 1.2",
-      ratio(r.process, r.rawSpawn),
-      r.process! / r.rawSpawn! <= 1.2,
-    ],
-    [
-      "Process start→join / raw node:worker_threads spawn ≤ 1.2",
-      ratio(r.process, r.rawThreadSpawn),
-      r.process! / r.rawThreadSpawn! <= 1.2,
-    ],
-    [
-      "scoped Process start→join / raw web Worker spawn ≤ 1.2",
-      ratio(r.processScoped, r.rawSpawn),
-      r.processScoped! / r.rawSpawn! <= 1.2,
-    ],
-    [
-      "Pool first result / raw ≤ 1.2",
-      ratio(r.first, r.rawFirst),
-      r.first! / r.rawFirst! <= 1.2,
-    ],
-    [
-      "transfer / raw transfer ≤ 1.2",
-      ratio(r.move, r.rawMove),
-      r.move! / r.rawMove! <= 1.2,
-    ],
-    [
-      "Python pickle / ours transfer ≥ 5",
-      ratio(py?.payload_16x4mib_ms, r.move),
-      py ? py.payload_16x4mib_ms! / r.move! >= 5 : undefined,
-    ],
+    atLeast("Python imap / ours imap", py?.imap1_us, r.imap),
+    atLeast("piscina / ours (slowest form)", pis?.run_us, perItem, 4),
+    atMost("ours (slowest form) / raw 64", perItem, r.raw64, 1.3),
+    atMost("ours default map / raw chunks", r.mapDefault, r.rawChunks),
+    atLeast("CPU speed-up", r.serialCpu, r.cpu, 1.95),
+    atMost("Process start→join / raw web Worker spawn", r.process, r.rawSpawn),
+    atMost(
+      "Process start→join / raw node:worker_threads spawn",
+      r.process,
+      r.rawThreadSpawn,
+    ),
+    atMost(
+      "scoped Process start→join / raw web Worker spawn",
+      r.processScoped,
+      r.rawSpawn,
+    ),
+    atMost("Pool first result / raw", r.first, r.rawFirst),
+    atMost("transfer / raw transfer", r.move, r.rawMove),
+    atLeast("Python pickle / ours transfer", py?.payload_16x4mib_ms, r.move, 5),
     [
       "imap RSS growth < 50 MiB",
       `${(r.rssEndMb! - r.rssStartMb!).toFixed(1)} MiB`,

@@ -87,6 +87,20 @@ export function socketOf(
   return stream as { ref(): void; unref(): void };
 }
 
+/** Makes the consumer group `group` of stream `key` (and the stream), from
+ * its start, unless it exists. */
+export async function ensureGroup(
+  client: Redis,
+  key: string,
+  group: string,
+): Promise<void> {
+  try {
+    await client.xgroup("CREATE", key, group, "0", "MKSTREAM");
+  } catch (err) {
+    if (!describe(err).startsWith("BUSYGROUP")) throw err;
+  }
+}
+
 /** A short description of a client error, such as "connect ECONNREFUSED". */
 export function describe(err: unknown): string {
   if (err instanceof Error) return err.message;

@@ -17,6 +17,7 @@ import {
   checkQueue,
   connect,
   describe,
+  ensureGroup,
   type Redis,
   safeUrl,
   sleep,
@@ -207,11 +208,7 @@ export class RedisEngine extends Dispatcher {
   }
 
   async #setUp(cmd: Redis): Promise<void> {
-    try {
-      await cmd.xgroup("CREATE", this.#keys.tasks, GROUP, "0", "MKSTREAM");
-    } catch (err) {
-      if (!describe(err).startsWith("BUSYGROUP")) throw err;
-    }
+    await ensureGroup(cmd, this.#keys.tasks, GROUP);
     // The reply stream exists from the start (so that workers, which add
     // with NOMKSTREAM, can tell a live coordinator) and expires if we vanish.
     await cmd.xadd(this.#reply, "*", "hello", "1");
@@ -402,10 +399,10 @@ export class RedisEngine extends Dispatcher {
       else {
         try {
           data = serialize(group.flatMap((f) => f.chunk.items));
-        } catch {
+        } catch (err) {
           // Find the chunk that cannot be sent, to name its item.
           for (const f of group) this.#encode(f.chunk);
-          throw new Error("unreachable");
+          throw err;
         }
       }
       return {

@@ -16,6 +16,7 @@ import {
   checkUrl,
   connect,
   describe,
+  ensureGroup,
   type Redis,
   safeUrl,
   sleep,
@@ -274,10 +275,7 @@ class Server implements RedisWorker {
         }),
       ]);
       clearTimeout(timer);
-      await this.#cmd.xgroup("CREATE", this.#keys.tasks, GROUP, "0", "MKSTREAM")
-        .catch((err: unknown) => {
-          if (!describe(err).startsWith("BUSYGROUP")) throw err;
-        });
+      await ensureGroup(this.#cmd, this.#keys.tasks, GROUP);
     } catch (err) {
       clearTimeout(timer);
       this.#cmd.disconnect();
@@ -300,8 +298,7 @@ class Server implements RedisWorker {
       this.#lost = false;
       s.warn(`Redis at ${safeUrl(s.url)} is back`);
       // A restarted server may have lost the group.
-      this.#cmd.xgroup("CREATE", this.#keys.tasks, GROUP, "0", "MKSTREAM")
-        .catch(() => {});
+      ensureGroup(this.#cmd, this.#keys.tasks, GROUP).catch(() => {});
     });
     await this.#beat();
     this.#timers.push(setInterval(() => this.#beat(), s.heartbeat));
@@ -346,13 +343,7 @@ class Server implements RedisWorker {
       } catch (err) {
         if (this.#stopping) break;
         if (describe(err).startsWith("NOGROUP")) {
-          await this.#cmd.xgroup(
-            "CREATE",
-            this.#keys.tasks,
-            GROUP,
-            "0",
-            "MKSTREAM",
-          ).catch(() => {});
+          await ensureGroup(this.#cmd, this.#keys.tasks, GROUP).catch(() => {});
         }
         await sleep(200);
         continue;

@@ -27,17 +27,21 @@ interface Case {
 // Messages say "must be ..." (the expected type or range) or name the fix.
 const MUST = /must be/;
 
+/** A case: `call` must throw (or reject with) `cls`, saying `says`. */
+function c(
+  what: string,
+  call: () => unknown,
+  cls: Class | Class[],
+  says: RegExp = MUST,
+): Case {
+  return { what, call, cls, says };
+}
+
 function poolCases(
   pool: Pool,
   r: AsyncResult<unknown>,
   pending: AsyncResult<unknown>,
 ): Case[] {
-  const c = (
-    what: string,
-    call: () => unknown,
-    cls: Class | Class[],
-    says: RegExp = MUST,
-  ): Case => ({ what, call, cls, says });
   // deno-lint-ignore no-explicit-any
   const p = pool as any;
   return [
@@ -285,12 +289,6 @@ function poolCases(
 }
 
 function processCases(started: Process): Case[] {
-  const c = (
-    what: string,
-    call: () => unknown,
-    cls: Class | Class[],
-    says: RegExp = MUST,
-  ): Case => ({ what, call, cls, says });
   // deno-lint-ignore no-explicit-any
   const P = Process as any;
   return [

@@ -31,24 +31,67 @@
  * @module
  */
 
-export * from "./lib/active_children.ts";
-export * from "./lib/cpu_count.ts";
-export * from "./lib/current_process.ts";
-export * from "./lib/errors.ts";
-export * from "./lib/exit.ts";
-export * from "./lib/process.ts";
-export * from "./lib/async_result.ts";
-export * from "./lib/pool.ts";
-export * from "./lib/progress_bar.ts";
-export * from "./lib/transfer.ts";
-export * from "./lib/queue.ts";
-export * from "./lib/joinable_queue.ts";
-export * from "./lib/simple_queue.ts";
-export * from "./lib/pipe.ts";
-export * from "./lib/lock.ts";
-export * from "./lib/rlock.ts";
-export * from "./lib/semaphore.ts";
-export * from "./lib/event.ts";
-export * from "./lib/condition.ts";
-export * from "./lib/barrier.ts";
-export * from "./lib/shared_memory.ts";
+export { activeChildren } from "./lib/process/active_children.ts";
+export { cpuCount } from "./lib/process/cpu_count.ts";
+export {
+  currentProcess,
+  parentProcess,
+  type ProcessInfo,
+} from "./lib/process/current_process.ts";
+export { exit } from "./lib/process/exit.ts";
+export {
+  type Permissions,
+  Process,
+  type ProcessOptions,
+  type ResourceLimits,
+} from "./lib/process/process.ts";
+export {
+  AbandonedLockError,
+  BrokenBarrierError,
+  Empty,
+  EOFError,
+  Full,
+  ProcessError,
+  type ProcessErrorOptions,
+  TimeoutError,
+} from "./lib/errors.ts";
+export {
+  AsyncResult,
+  type AsyncResultCallbacks,
+} from "./lib/pool/async_result.ts";
+export {
+  type AsyncOptions,
+  type CallOptions,
+  Pool,
+  type PoolBackend,
+  type PoolInput,
+  type PoolOptions,
+  type PoolStats,
+  type TaskFunction,
+  type TaskResult,
+  type Timing,
+  type TransferableArgs,
+} from "./lib/pool/pool.ts";
+export { progressBar } from "./lib/pool/progress_bar.ts";
+export { type Transfer, transfer } from "./lib/pool/transfer.ts";
+export { Queue, type QueueOptions } from "./lib/queues/queue.ts";
+export { JoinableQueue } from "./lib/queues/joinable_queue.ts";
+export {
+  SimpleQueue,
+  type SimpleQueueOptions,
+} from "./lib/queues/simple_queue.ts";
+export { Connection, Pipe, type PipeOptions } from "./lib/queues/pipe.ts";
+export { Lock } from "./lib/sync/lock.ts";
+export { RLock } from "./lib/sync/rlock.ts";
+export { BoundedSemaphore, Semaphore } from "./lib/sync/semaphore.ts";
+export { Event } from "./lib/sync/event.ts";
+export { Condition } from "./lib/sync/condition.ts";
+export { Barrier } from "./lib/sync/barrier.ts";
+export {
+  type ElementOf,
+  SharedArray,
+  type SharedMemoryOptions,
+  type Typecode,
+  type TypedArrayOf,
+  Value,
+} from "./lib/sync/shared_memory.ts";

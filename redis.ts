@@ -26,6 +26,15 @@
  * @module
  */
 
-export * from "./lib/redis/backend.ts";
-export * from "./lib/redis/errors.ts";
-export * from "./lib/redis/serve.ts";
+export { redisBackend, type RedisBackendOptions } from "./lib/redis/backend.ts";
+export {
+  ModuleMismatchError,
+  NoWorkersError,
+  RedisUnavailableError,
+} from "./lib/redis/errors.ts";
+export {
+  type RedisWorker,
+  type RedisWorkerStats,
+  serve,
+  type ServeOptions,
+} from "./lib/redis/serve.ts";

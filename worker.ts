@@ -30,6 +30,8 @@
  */
 
 import { parseArgs } from "node:util";
+import { positiveInt } from "./lib/_check.ts";
+import { messages } from "./lib/_messages.ts";
 import { serve } from "./lib/redis/serve.ts";
 
 const USAGE =
@@ -39,13 +41,10 @@ const USAGE =
 
 function int(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new RangeError(
-      `Cannot use ${flag} "${value}": it must be a positive integer`,
-    );
-  }
-  return n;
+  return positiveInt(
+    Number(value),
+    () => messages.badOption(flag, "a positive integer", value),
+  );
 }
 
 /**

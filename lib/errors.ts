@@ -1,6 +1,6 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
 
-import { registerErrors } from "./_wire.ts";
+import { registerErrors } from "./_shared/wire.ts";
 
 /**
  * Thrown (or rejected with) when a wait runs out of time, such as

@@ -5,7 +5,11 @@
 // (scheduler.ts) runs chunks on module Workers; the Redis engine
 // (redis/coordinator.ts) sends them to other machines.
 
-import { classError, findClassInstance, unwrapTransfer } from "../_clone.ts";
+import {
+  classError,
+  findClassInstance,
+  unwrapTransfer,
+} from "../_shared/clone.ts";
 import type { Chunk, Job } from "./job.ts";
 import type { Timing } from "./stats.ts";
 

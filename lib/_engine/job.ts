@@ -2,7 +2,7 @@
 // One call on a pool (map, imap, apply, ...): its input, its chunks in
 // flight, and where its results go.
 
-import type { FnRef } from "../_wire.ts";
+import type { FnRef } from "../_shared/wire.ts";
 
 /** Where a job's results go. */
 export type Sink =

@@ -1,7 +1,7 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
 // Program-wide ids and this isolate's live children.
 
-import { context } from "../_context.ts";
+import { context } from "../_shared/context.ts";
 
 /** Anything `activeChildren()` can list. */
 export interface Child {

@@ -13,15 +13,15 @@ import {
   type TransferListItem as ThreadTransferable,
   Worker as ThreadWorker,
 } from "node:worker_threads";
-import type { HubDeath, HubRequest } from "../_hub.ts";
+import type { HubDeath, HubRequest } from "../_worker/hub.ts";
 import { ProcessError } from "../errors.ts";
 import { messages } from "../_messages.ts";
-import { decodeError, type WorkerIdentity } from "../_wire.ts";
+import { decodeError, type WorkerIdentity } from "../_shared/wire.ts";
 import type { Permissions, ResourceLimits } from "./permissions.ts";
 
-const THREAD_ENTRY = new URL("../_thread_entry.ts", import.meta.url);
-const HUB_ENTRY = new URL("../_hub.ts", import.meta.url);
-const BOOTSTRAP = new URL("../_bootstrap.ts", import.meta.url).href;
+const THREAD_ENTRY = new URL("../_worker/thread_entry.ts", import.meta.url);
+const HUB_ENTRY = new URL("../_worker/hub.ts", import.meta.url);
+const BOOTSTRAP = new URL("../_worker/bootstrap.ts", import.meta.url).href;
 
 /** What to start. */
 export interface WorkerSpec {

@@ -3,7 +3,7 @@
 // early (when the source can be read) that the function is exported there.
 
 import { messages } from "../_messages.ts";
-import type { FnRef } from "../_wire.ts";
+import type { FnRef } from "../_shared/wire.ts";
 
 const LIB = new URL("../", import.meta.url).href;
 const FRAME = /((?:file|https?|jsr|npm|data|blob):[^\s()]+?):\d+:\d+\)?\s*$/;

@@ -8,11 +8,11 @@
 import type { Buffer } from "node:buffer";
 import { hostname } from "node:os";
 import { deserialize, serialize } from "node:v8";
-import { cloneError } from "../_clone.ts";
+import { cloneError } from "../_shared/clone.ts";
 import { Dispatcher, type PoolStats } from "../_engine/dispatcher.ts";
 import type { Chunk, Job } from "../_engine/job.ts";
 import { Samples } from "../_engine/stats.ts";
-import { decodeError } from "../_wire.ts";
+import { decodeError } from "../_shared/wire.ts";
 import {
   checkQueue,
   connect,

@@ -23,7 +23,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, sep } from "node:path";
-import type { WireError, WireThrown } from "../_wire.ts";
+import type { WireError, WireThrown } from "../_shared/wire.ts";
 
 /** The consumer group of every queue. */
 export const GROUP = "workers";

@@ -3,7 +3,7 @@
 import { resolve } from "node:path";
 import { intOption, msOption } from "../_check.ts";
 import { defineBackend } from "../_engine/backend.ts";
-import type { PoolBackend } from "../pool.ts";
+import type { PoolBackend } from "../pool/pool.ts";
 import { checkQueue, checkUrl, safeUrl } from "./_client.ts";
 import { RedisEngine } from "./_coordinator.ts";
 

@@ -1,6 +1,6 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
 
-import { registerErrors } from "../_wire.ts";
+import { registerErrors } from "../_shared/wire.ts";
 
 /**
  * A worker refused a task because its copy of the task's module is not the

@@ -6,10 +6,10 @@ import { isAbsolute, join, normalize, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { deserialize, serialize } from "node:v8";
 import { intOption } from "../_check.ts";
-import { cpuCount } from "../cpu_count.ts";
+import { cpuCount } from "../process/cpu_count.ts";
 import { Job } from "../_engine/job.ts";
-import { Engine } from "../_engine/scheduler.ts";
-import { encodeError } from "../_wire.ts";
+import { Engine } from "../_engine/local_engine.ts";
+import { encodeError } from "../_shared/wire.ts";
 import { ProcessError } from "../errors.ts";
 import {
   checkQueue,

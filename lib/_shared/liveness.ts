@@ -1,0 +1,109 @@
+// Copyright 2026 the @parallel/multiprocessing authors. MIT license.
+// Which processes have ended, program-wide, so that a lock held by a process
+// that ended is not waited on forever. Imported by both sides.
+//
+// One SharedArrayBuffer, made by the main program and sent to every worker in
+// its InitMessage: word 0 is an epoch, bumped (and notified) at each end; the
+// other SLOTS words record ended pids, `pid` at `1 + pid % SLOTS`. A pid is
+// known to have ended only when its slot holds exactly that pid, so a live
+// process is never taken for an ended one. A later ended pid that shares the
+// slot overwrites it: a lock abandoned by the first and not looked at before
+// SLOTS more processes ended is then waited on as Python would (forever, or
+// until the timeout).
+//
+// The main side learns of an end where a Process finishes and where the pool
+// retires a worker. It does not know a pool worker's pid there, so each worker
+// writes its own pid into a one-word buffer ("self") when it starts, and the
+// main side finds that buffer again from the worker's port.
+
+import { context } from "./context.ts";
+
+const SLOTS = 65_536;
+const EPOCH = 0;
+
+/** The liveness table of this program (made on first use in the main
+ * program; received in the InitMessage in a worker). */
+export function livenessTable(): Int32Array {
+  const ctx = context();
+  ctx.liveness ??= new Int32Array(new SharedArrayBuffer(4 * (SLOTS + 1)));
+  return ctx.liveness;
+}
+
+const selves = new WeakMap<object, Int32Array>();
+
+/** What an InitMessage carries for the worker behind `port`. */
+export function livenessFor(
+  port: object,
+): { table: Int32Array; self: Int32Array } {
+  const self = new Int32Array(new SharedArrayBuffer(4));
+  selves.set(port, self);
+  return { table: livenessTable(), self };
+}
+
+/** The worker behind `port` has ended: records its pid as ended. */
+export function processEnded(port: object | null): void {
+  if (port === null) return;
+  const self = selves.get(port);
+  if (self === undefined) return;
+  selves.delete(port);
+  const pid = Atomics.load(self, 0);
+  if (pid !== 0) markEnded(pid);
+}
+
+/** Records `pid` as ended and wakes every isolate's death watcher. */
+export function markEnded(pid: number): void {
+  const table = livenessTable();
+  Atomics.store(table, 1 + (pid % SLOTS), pid);
+  Atomics.add(table, EPOCH, 1);
+  Atomics.notify(table, EPOCH);
+}
+
+/** Whether `pid` is known to have ended. */
+export function hasEnded(pid: number): boolean {
+  if (pid <= 0 || pid === context().current.pid) return false;
+  const table = context().liveness;
+  return table !== null && Atomics.load(table, 1 + (pid % SLOTS)) === pid;
+}
+
+// ---- death watch ------------------------------------------------------------
+// A waiter for a word that an ended process may never change again (a lock's
+// holder) registers the word here. One waitAsync per isolate watches the
+// epoch; when a process ends it notifies every registered word, so that their
+// waiters wake and look at the holder again. A pending waitAsync does not keep
+// the event loop alive, so an idle watcher costs nothing.
+
+interface Watched {
+  readonly ia: Int32Array;
+  readonly index: number;
+}
+
+const watched = new Set<Watched>();
+let armed = false;
+
+function arm(table: Int32Array): void {
+  if (armed) return;
+  armed = true;
+  const seen = Atomics.load(table, EPOCH);
+  const r = Atomics.waitAsync(table, EPOCH, seen);
+  if (r.async) r.value.then(() => fire(table));
+  else queueMicrotask(() => fire(table));
+}
+
+function fire(table: Int32Array): void {
+  armed = false;
+  for (const w of watched) Atomics.notify(w.ia, w.index);
+  if (watched.size > 0) arm(table);
+}
+
+/**
+ * Wakes the waiters of `ia[index]` whenever a process ends, until the
+ * returned function is called. Call it before checking the holder, then wait.
+ */
+export function watchEnds(ia: Int32Array, index: number): () => void {
+  const table = context().liveness;
+  if (table === null) return () => {};
+  const w: Watched = { ia, index };
+  watched.add(w);
+  arm(table);
+  return () => watched.delete(w);
+}

@@ -1,0 +1,187 @@
+// Copyright 2026 the @parallel/multiprocessing authors. MIT license.
+// Waiting on shared words, for queues, pipes, locks and the like. Imported by
+// both sides; imports nothing from the main-side engine.
+//
+// Every async wait is one `Atomics.waitAsync` on the word that will change
+// (with its timeout, so that V8 drops a waiter that gave up), woken by
+// `Atomics.notify`. A pending waitAsync does not keep Deno's event loop alive,
+// so while any wait is pending this isolate keeps one long, idle interval
+// timer, as a blocked call keeps a Python program running.
+
+import { context } from "./context.ts";
+import { checkTimeout } from "../_check.ts";
+import { messages } from "../_messages.ts";
+import { hasEnded, watchEnds } from "./liveness.ts";
+import { AbandonedLockError } from "../errors.ts";
+
+/** This process's id, as held in lock words. */
+export function me(): number {
+  return context().current.pid;
+}
+
+/** Checks a `timeout` argument; returns the deadline (`Infinity` for none). */
+export function deadlineOf(timeout: unknown, what: string): number {
+  const ms = checkTimeout(timeout, what, true);
+  return ms === undefined ? Infinity : performance.now() + ms;
+}
+
+/** Milliseconds left until `deadline` (0 when past, `Infinity` for none). */
+export function remaining(deadline: number): number {
+  if (deadline === Infinity) return Infinity;
+  return Math.max(0, deadline - performance.now());
+}
+
+let holds = 0;
+let keepAlive: ReturnType<typeof setInterval> | undefined;
+
+function hold(): void {
+  if (holds++ === 0) keepAlive = setInterval(() => {}, 2 ** 31 - 1);
+}
+
+function unhold(): void {
+  if (--holds === 0) {
+    clearInterval(keepAlive);
+    keepAlive = undefined;
+  }
+}
+
+/**
+ * Waits until `ia[index]` is notified while it holds `value`, or the deadline
+ * passes. Resolves at once (`"not-equal"`) when it no longer holds `value`.
+ */
+export async function waitWord(
+  ia: Int32Array,
+  index: number,
+  value: number,
+  deadline: number,
+): Promise<"ok" | "not-equal" | "timed-out"> {
+  const r = Atomics.waitAsync(ia, index, value, remaining(deadline));
+  if (!r.async) return r.value;
+  return await held(r.value);
+}
+
+/** Awaits a waitAsync promise while keeping the event loop alive. */
+export async function held<T>(p: Promise<T>): Promise<T> {
+  hold();
+  try {
+    return await p;
+  } finally {
+    unhold();
+  }
+}
+
+/**
+ * Blocks (synchronously) until `ia[index]` is free, then holds it for `pid`.
+ * For guards held only during a few synchronous statements. Returns the pid
+ * of an ended process that held it (the guarded data may be half-updated),
+ * else 0.
+ */
+export function lockGuard(ia: Int32Array, index: number, pid: number): number {
+  if (Atomics.compareExchange(ia, index, 0, pid) === 0) return 0;
+  for (let spin = 0;; spin++) {
+    const holder = Atomics.load(ia, index);
+    if (holder === 0) {
+      if (Atomics.compareExchange(ia, index, 0, pid) === 0) return 0;
+      continue;
+    }
+    if (spin < 1000) continue;
+    if (hasEnded(holder)) {
+      if (Atomics.compareExchange(ia, index, holder, pid) === holder) {
+        return holder;
+      }
+      continue;
+    }
+    // The holder is running (or descheduled): sleep until it unlocks; wake
+    // now and then to see whether it ended while holding the guard.
+    Atomics.wait(ia, index, holder, 20);
+  }
+}
+
+/** Frees a guard taken with {@linkcode lockGuard}. */
+export function unlockGuard(ia: Int32Array, index: number): void {
+  Atomics.store(ia, index, 0);
+  Atomics.notify(ia, index, 1);
+}
+
+// A lock's words: the owner's pid (0 when free), and how many wait for it
+// (so that a release notifies only when someone waits).
+const OWNER = 0;
+const WAITERS = 1;
+
+/**
+ * Takes the lock words `ia` (owner, waiters) for `pid`, waiting until the
+ * deadline. Resolves `true` when taken, `false` on timeout. When the owner
+ * ended while holding it, frees it for the next taker and rejects with
+ * `abandoned(owner)`.
+ */
+export function takeOwner(
+  ia: Int32Array,
+  pid: number,
+  deadline: number,
+  abandoned: (owner: number) => Error,
+): boolean | Promise<boolean> {
+  if (Atomics.compareExchange(ia, OWNER, 0, pid) === 0) return true;
+  // An owner in another process often lets go within microseconds.
+  for (let spin = 0; spin < 200; spin++) {
+    const owner = Atomics.load(ia, OWNER);
+    if (owner === pid) break;
+    if (owner === 0 && Atomics.compareExchange(ia, OWNER, 0, pid) === 0) {
+      return true;
+    }
+  }
+  return takeOwnerSlow(ia, pid, deadline, abandoned);
+}
+
+async function takeOwnerSlow(
+  ia: Int32Array,
+  pid: number,
+  deadline: number,
+  abandoned: (owner: number) => Error,
+): Promise<boolean> {
+  // Count ourselves before looking at the owner: a release that does not
+  // see us was before our look, which then sees the lock free.
+  Atomics.add(ia, WAITERS, 1);
+  const unwatch = watchEnds(ia, OWNER);
+  try {
+    for (;;) {
+      const owner = Atomics.load(ia, OWNER);
+      if (owner === 0) {
+        if (Atomics.compareExchange(ia, OWNER, 0, pid) === 0) return true;
+        continue;
+      }
+      if (hasEnded(owner)) {
+        if (Atomics.compareExchange(ia, OWNER, owner, 0) === owner) {
+          Atomics.notify(ia, OWNER, 1);
+          throw abandoned(owner);
+        }
+        continue;
+      }
+      if (remaining(deadline) === 0) return false;
+      await waitWord(ia, OWNER, owner, deadline);
+    }
+  } finally {
+    Atomics.sub(ia, WAITERS, 1);
+    unwatch();
+  }
+}
+
+/** Frees lock words taken with {@linkcode takeOwner}; wakes one waiter. */
+export function freeOwner(ia: Int32Array): void {
+  Atomics.store(ia, OWNER, 0);
+  if (Atomics.load(ia, WAITERS) > 0) Atomics.notify(ia, OWNER, 1);
+}
+
+/** Takes the lock words of a Lock or RLock (`kind`). */
+export async function acquireLock(
+  state: Int32Array,
+  timeout: number | undefined,
+  kind: string,
+): Promise<boolean> {
+  const deadline = deadlineOf(timeout, "acquire() timeout");
+  return await takeOwner(
+    state,
+    me(),
+    deadline,
+    (pid) => new AbandonedLockError(messages.abandoned(kind, pid), pid),
+  );
+}

@@ -1,0 +1,82 @@
+// Copyright 2026 the @parallel/multiprocessing authors. MIT license.
+// The hub: one node:worker_threads thread that owns every web Worker with
+// scoped permissions. The main thread unreferences the hub, so these workers
+// never keep the program alive by themselves; liveness is decided by the
+// main side's MessagePorts (ref'd while a process runs or a task is pending).
+// Imports nothing from the main-side engine.
+
+import { encodeError } from "../_shared/wire.ts";
+
+/** main → hub. */
+export type HubRequest =
+  | {
+    readonly op: "spawn";
+    readonly id: number;
+    readonly entry: string;
+    readonly name: string;
+    readonly permissions: "inherit" | "none" | Deno.PermissionOptionsObject;
+    readonly port: MessagePort;
+  }
+  | { readonly op: "kill"; readonly id: number };
+
+/** hub → main: a worker ended without its port saying so. */
+export interface HubDeath {
+  readonly op: "dead";
+  readonly id: number;
+  readonly code: number;
+  readonly error?: unknown;
+}
+
+/** The hub's global scope, typed for what this file uses. */
+const scope = globalThis as unknown as {
+  onmessage: ((e: MessageEvent<HubRequest>) => void) | null;
+  postMessage(msg: HubDeath): void;
+};
+const workers = new Map<number, Worker>();
+
+function dead(id: number, code: number, error?: unknown): void {
+  const w = workers.get(id);
+  if (w === undefined) return;
+  workers.delete(id);
+  w.terminate();
+  const msg: HubDeath = error === undefined
+    ? { op: "dead", id, code }
+    : { op: "dead", id, code, error };
+  scope.postMessage(msg);
+}
+
+scope.onmessage = (e: MessageEvent<HubRequest>) => {
+  const req = e.data;
+  if (req.op === "kill") {
+    workers.get(req.id)?.terminate();
+    workers.delete(req.id);
+    return;
+  }
+  let w: Worker;
+  try {
+    w = new Worker(req.entry, {
+      type: "module",
+      name: req.name,
+      deno: { permissions: req.permissions },
+    });
+  } catch (err) {
+    scope.postMessage({
+      op: "dead",
+      id: req.id,
+      code: 1,
+      error: encodeError(err),
+    });
+    return;
+  }
+  workers.set(req.id, w);
+  w.onerror = (ev) => {
+    ev.preventDefault();
+    dead(req.id, 1, encodeError(new Error(ev.message)));
+  };
+  w.onmessageerror = () => {};
+  // A worker speaks to the hub only when it ends before its port arrived.
+  w.onmessage = (ev: MessageEvent<{ code: number; error?: unknown }>) => {
+    dead(req.id, ev.data.code, ev.data.error);
+  };
+  w.postMessage({ port: req.port }, [req.port]);
+};

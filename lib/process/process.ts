@@ -1,0 +1,369 @@
+// Copyright 2026 the @parallel/multiprocessing authors. MIT license.
+
+import { context } from "../_shared/context.ts";
+import { livenessFor, processEnded } from "../_shared/liveness.ts";
+import {
+  children,
+  nextName,
+  nextPid,
+  pidCounter,
+} from "../_engine/registry.ts";
+import { post } from "../_shared/clone.ts";
+import {
+  assertReadable,
+  assertWorkerOptions,
+  checkCombination,
+  checkLimits,
+  checkPermissions,
+  type Permissions,
+  type ResourceLimits,
+} from "../_engine/permissions.ts";
+import { spawnWorker, type WorkerHandle } from "../_engine/spawn.ts";
+import { checkExported, fnRef, resolveModule } from "../_engine/target.ts";
+import { messages } from "../_messages.ts";
+import { checkTimeout, MAX_TIMER } from "../_check.ts";
+import {
+  decodeError,
+  type ExitMessage,
+  type FnRef,
+  type InitMessage,
+  type RunMessage,
+} from "../_shared/wire.ts";
+
+export type { Permissions, ResourceLimits } from "../_engine/permissions.ts";
+
+/** The options of a {@linkcode Process}. */
+export interface ProcessOptions<A extends unknown[] = unknown[]> {
+  /** The function to run: exported by `module` (default: the calling
+   * module). It may be async; the process ends when it settles. */
+  target: (...args: A) => unknown;
+  /** Its arguments, structured-cloned to the worker. */
+  args?: A;
+  /** The name, by default `"Process-<n>"` with `n` counting from 1. */
+  name?: string;
+  /** A daemon never keeps the program alive and ends with it. */
+  daemon?: boolean;
+  /** What the worker may do: `"inherit"` (default), `"none"`, or a
+   * `Deno.PermissionOptionsObject` subset of the parent's permissions. */
+  permissions?: Permissions;
+  /** Per-worker V8 heap and stack caps; only with `"inherit"` permissions. */
+  resourceLimits?: ResourceLimits;
+  /** The module that exports `target`, such as `import.meta.url`. */
+  module?: string | URL;
+}
+
+type State = "new" | "running" | "ended" | "closed";
+
+/**
+ * A target function running in its own worker, as Python's
+ * `multiprocessing.Process`. The worker imports the module that exports the
+ * target (so its top level runs there: guard process-starting code with
+ * `if (import.meta.main)`), calls the target with `args`, and ends when the
+ * target settles.
+ *
+ * Exit codes: `0` normal end, `1` uncaught error (printed to stderr as
+ * `Process <name>:` and the remote stack, kept on `error`), `n` after
+ * `exit(n)` or `Deno.exit(n)`, `-15` after `terminate()`, `-9` after
+ * `kill()`.
+ *
+ * @typeParam A The target's parameter types.
+ *
+ * @example Run a function in a worker
+ * ```ts no-eval
+ * import { Process } from "@parallel/multiprocessing";
+ *
+ * export function greet(name: string) {
+ *   console.log(`hello, ${name}`);
+ * }
+ *
+ * if (import.meta.main) {
+ *   const p = new Process({ target: greet, args: ["bob"] });
+ *   p.start();
+ *   await p.join();
+ *   console.log(p.exitCode); // 0
+ * }
+ * ```
+ */
+export class Process<A extends unknown[] = unknown[]> {
+  #ref: FnRef;
+  #args: A;
+  #name: string;
+  #daemon: boolean;
+  #permissions: Permissions;
+  #limits: ResourceLimits | undefined;
+  #module: string;
+  #state: State = "new";
+  #exitCode: number | null = null;
+  #error: unknown = undefined;
+  #pid: number | undefined;
+  #port: MessagePort | null = null;
+  #handle: WorkerHandle | null = null;
+  #joiners = 0;
+  #ended: Promise<void>;
+  #resolveEnded!: () => void;
+
+  /**
+   * Makes a process; nothing runs until {@linkcode Process.start}.
+   *
+   * @param options The target, its arguments, and how to run it.
+   * @throws {TypeError} when `target` is not a function, or an option has the
+   * wrong type, or `resourceLimits` meets scoped `permissions`.
+   * @throws {RangeError} when a resource limit is not a positive number.
+   */
+  constructor(options: ProcessOptions<A>) {
+    if (options === null || typeof options !== "object") {
+      throw new TypeError(
+        messages.badOption(
+          "Process options",
+          "an object such as { target, args }",
+          options,
+        ),
+      );
+    }
+    this.#ref = fnRef(options.target, '"target"');
+    this.#module = resolveModule(options.module);
+    const args = options.args === undefined ? [] : options.args;
+    if (!Array.isArray(args)) {
+      throw new TypeError(
+        messages.badOption('"args"', "an array of arguments", args),
+      );
+    }
+    this.#args = args as A;
+    if (options.name !== undefined && typeof options.name !== "string") {
+      throw new TypeError(
+        messages.badOption('"name"', "a string", options.name),
+      );
+    }
+    if (options.daemon !== undefined && typeof options.daemon !== "boolean") {
+      throw new TypeError(
+        messages.badOption('"daemon"', "a boolean", options.daemon),
+      );
+    }
+    this.#permissions = checkPermissions(options.permissions);
+    this.#limits = checkLimits(options.resourceLimits);
+    checkCombination(this.#permissions, this.#limits);
+    this.#name = options.name ?? nextName("Process");
+    this.#daemon = options.daemon ?? false;
+    this.#ended = new Promise((resolve) => this.#resolveEnded = resolve);
+  }
+
+  /** The process name. */
+  get name(): string {
+    return this.#name;
+  }
+  set name(value: string) {
+    if (typeof value !== "string") {
+      throw new TypeError(messages.badOption('"name"', "a string", value));
+    }
+    this.#name = value;
+  }
+
+  /** Whether this is a daemon; settable only before `start()`. */
+  get daemon(): boolean {
+    return this.#daemon;
+  }
+  set daemon(value: boolean) {
+    if (this.#state !== "new") {
+      throw new Error(messages.daemonAfterStart(this.#name));
+    }
+    if (typeof value !== "boolean") {
+      throw new TypeError(messages.badOption('"daemon"', "a boolean", value));
+    }
+    this.#daemon = value;
+  }
+
+  /** `null` before start and while running; then the exit code. */
+  get exitCode(): number | null {
+    return this.#exitCode;
+  }
+
+  /** A positive id unique among this program's processes, set at start. */
+  get pid(): number | undefined {
+    return this.#pid;
+  }
+
+  /** The target's uncaught error (or the out-of-memory `ProcessError`). */
+  get error(): unknown {
+    return this.#error;
+  }
+
+  /**
+   * Starts the worker and runs the target in it.
+   *
+   * @throws {Error} when already started or closed, or when called while a
+   * worker imports its target module (an unguarded top level), or when
+   * scoped `permissions` lack `--unstable-worker-options`.
+   * @throws {TypeError} when the target is not exported from its module.
+   * @throws {Deno.errors.NotCapable} when the module cannot be read.
+   * @throws {DOMException} named `DataCloneError` when an argument cannot be
+   * sent to a worker.
+   */
+  start(): void {
+    if (this.#state === "closed") {
+      throw new Error(messages.closed(this.#name, "start"));
+    }
+    if (this.#state !== "new") {
+      throw new Error(messages.startedTwice(this.#name));
+    }
+    const ctx = context();
+    if (ctx.importing) throw new Error(messages.unguarded(this.#module));
+    checkExported(this.#ref, this.#module);
+    assertReadable(this.#module);
+    if (this.#permissions !== "inherit") assertWorkerOptions();
+
+    const { port1, port2 } = new MessageChannel();
+    const init: InitMessage = {
+      t: "init",
+      pids: pidCounter(),
+      liveness: livenessFor(port1),
+      module: this.#module,
+    };
+    port1.postMessage(init);
+    const run: RunMessage = { t: "run", fn: this.#ref, args: this.#args };
+    try {
+      post(port1, run, this.#args, "args");
+    } catch (err) {
+      port1.close();
+      port2.close();
+      throw err;
+    }
+    this.#pid = nextPid();
+    port1.onmessage = (e: MessageEvent<ExitMessage>) => {
+      if (e.data.t === "exit") {
+        this.#finish(
+          e.data.code,
+          e.data.error === undefined ? undefined : decodeError(e.data.error),
+        );
+      }
+    };
+    this.#port = port1;
+    this.#state = "running";
+    this.#updateRef();
+    children.add(this);
+    this.#handle = spawnWorker(
+      {
+        identity: {
+          name: this.#name,
+          pid: this.#pid,
+          daemon: this.#daemon,
+          parent: { ...ctx.current },
+        },
+        module: this.#module,
+        permissions: this.#permissions,
+        resourceLimits: this.#limits,
+        detached: this.#daemon,
+      },
+      port2,
+      (code, error) => this.#finish(code, error),
+    );
+  }
+
+  /**
+   * Waits for the process to end, or for `timeout` ms, whichever is first.
+   * Like Python's, it resolves in both cases: check
+   * {@linkcode Process.exitCode} or {@linkcode Process.isAlive} after it.
+   *
+   * @param timeout The most milliseconds to wait; by default no limit.
+   * @returns A promise that resolves when the process ended or time ran out.
+   * @throws {Error} (as a rejection) when the process was not started.
+   * @throws {RangeError} (as a rejection) when `timeout` is negative.
+   */
+  join(timeout?: number): Promise<void> {
+    try {
+      if (this.#state === "closed") {
+        throw new Error(messages.closed(this.#name, "join"));
+      }
+      if (this.#state === "new") {
+        throw new Error(messages.notStarted(this.#name, "join"));
+      }
+      const ms = checkTimeout(timeout, "join() timeout", true);
+      if (this.#state === "ended") return Promise.resolve();
+      this.#joiners++;
+      this.#updateRef();
+      const done = () => {
+        this.#joiners--;
+        this.#updateRef();
+      };
+      // Beyond setTimeout's 32-bit range (Infinity too): no time limit.
+      if (ms === undefined || ms > MAX_TIMER) {
+        return this.#ended.finally(done);
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      return Promise.race([
+        this.#ended,
+        new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
+      ]).finally(() => {
+        clearTimeout(timer);
+        done();
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Whether the process was started and has not ended. */
+  isAlive(): boolean {
+    if (this.#state === "closed") {
+      throw new Error(messages.closed(this.#name, "query"));
+    }
+    return this.#state === "running";
+  }
+
+  /** Ends the worker now; `exitCode` becomes `-15`. */
+  terminate(): void {
+    this.#stop(-15, "terminate");
+  }
+
+  /** Ends the worker now; `exitCode` becomes `-9`. */
+  kill(): void {
+    this.#stop(-9, "kill");
+  }
+
+  /**
+   * Releases the process object. Python's `Process.close()`.
+   *
+   * @throws {Error} while the process is still running.
+   */
+  close(): void {
+    if (this.#state === "running") {
+      throw new Error(messages.closeRunning(this.#name));
+    }
+    this.#state = "closed";
+  }
+
+  #stop(code: number, what: string): void {
+    if (this.#state === "closed") {
+      throw new Error(messages.closed(this.#name, what));
+    }
+    if (this.#state === "new") {
+      throw new Error(messages.notStarted(this.#name, what));
+    }
+    if (this.#state === "running") this.#finish(code, undefined, false);
+  }
+
+  // A non-daemon keeps the program alive while it runs; a daemon only while
+  // someone awaits its join().
+  #updateRef(): void {
+    const port = this.#port as MessagePort & { ref(): void; unref(): void };
+    if (port === null) return;
+    if (!this.#daemon || this.#joiners > 0) port.ref();
+    else port.unref();
+  }
+
+  #finish(code: number, error: unknown, report = true): void {
+    if (this.#state !== "running") return;
+    this.#state = "ended";
+    this.#exitCode = code;
+    this.#error = error;
+    this.#handle?.kill();
+    this.#handle = null;
+    processEnded(this.#port);
+    this.#port?.close();
+    this.#port = null;
+    children.delete(this);
+    if (report && error !== undefined) {
+      console.error(`Process ${this.#name}:\n${Deno.inspect(error)}`);
+    }
+    this.#resolveEnded();
+  }
+}

@@ -1,0 +1,257 @@
+// Copyright 2026 the @parallel/multiprocessing authors. MIT license.
+
+import { decode } from "./_codec.ts";
+import { encodeFor, ringFrom } from "./_queue_util.ts";
+import {
+  CLOSED_CODE,
+  closeReader,
+  closeWriters,
+  put,
+  READER_GONE,
+  type Ring,
+  take,
+  waitReadable,
+} from "./_ring.ts";
+import { registerShareable } from "../_shared/shareable.ts";
+import { messages } from "../_messages.ts";
+import { deadlineOf } from "../_shared/wait.ts";
+import { EOFError } from "../errors.ts";
+
+/** The options of {@linkcode Pipe}. */
+export interface PipeOptions {
+  /** The bytes the serialized values in flight may take, per direction,
+   * from 64 to 2 ** 30; default 1 MiB. `send()` waits while they are used
+   * up; a value larger than this can never be sent. */
+  capacityBytes?: number;
+}
+
+/**
+ * One end of a {@linkcode Pipe}, as Python's
+ * `multiprocessing.connection.Connection`. Pass it in `Process` args or pool
+ * task arguments; whichever process has it sends and receives on it.
+ *
+ * There is one of each end, whichever processes hold it: `close()` closes
+ * the end for all of them (unlike Python, where each process closes its own
+ * handle, so do not close an end that you passed to another process). The
+ * other end then receives what was sent before, then gets
+ * {@linkcode EOFError}; its `send()` throws `Deno.errors.BrokenPipe`.
+ *
+ * Not lock-free: each direction is a ring buffer whose guard word is held
+ * while a value's bytes are copied; waiting is an `Atomics.waitAsync`.
+ *
+ * @typeParam T The type of the values sent.
+ *
+ * @example Send and receive
+ * ```ts
+ * import { Pipe } from "@parallel/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const [left, right] = Pipe<string>();
+ * await left.send("ping");
+ * assert.equal(await right.recv(), "ping");
+ * await right.send("pong");
+ * assert.equal(await left.poll(100), true);
+ * assert.equal(await left.recv(), "pong");
+ * left.close();
+ * right.close();
+ * ```
+ */
+export class Connection<T = unknown> {
+  /** The class name, for workers to restore the prototype. @ignore */
+  readonly $mp: string = "Connection";
+  /** The ring this end reads, if any. @ignore */
+  readonly $in: {
+    readonly h: Int32Array;
+    readonly d: Uint8Array;
+    readonly w: Int32Array;
+  } | null;
+  /** The ring this end writes, if any. @ignore */
+  readonly $out: {
+    readonly h: Int32Array;
+    readonly d: Uint8Array;
+    readonly w: Int32Array;
+  } | null;
+  /** One word: 1 once this end is closed. @ignore */
+  readonly $closed: Int32Array;
+
+  /**
+   * Use {@linkcode Pipe} to make connections.
+   *
+   * @param input The ring this end reads, or `null`.
+   * @param output The ring this end writes, or `null`.
+   * @ignore
+   */
+  constructor(input: Ring | null, output: Ring | null) {
+    this.$in = input;
+    this.$out = output;
+    this.$closed = new Int32Array(new SharedArrayBuffer(4));
+  }
+
+  /** Whether this end is closed. */
+  get closed(): boolean {
+    return Atomics.load(this.$closed, 0) !== 0;
+  }
+
+  /** Whether this end can receive (false for the sending end of a one-way
+   * pipe). */
+  get readable(): boolean {
+    return this.$in !== null;
+  }
+
+  /** Whether this end can send (false for the receiving end of a one-way
+   * pipe). */
+  get writable(): boolean {
+    return this.$out !== null;
+  }
+
+  /**
+   * Sends `value` to the other end, waiting while the pipe's bytes in this
+   * direction are used up.
+   *
+   * @param value A structured-clone value.
+   * @returns A promise that resolves when the value is in the pipe.
+   * @throws {Error} (as a rejection) when this end is closed or can only
+   * receive.
+   * @throws {Deno.errors.BrokenPipe} (as a rejection) when the other end is
+   * closed.
+   * @throws {RangeError} (as a rejection) when the value is larger than the
+   * pipe's capacity.
+   * @throws {DOMException} (as a rejection) named `DataCloneError` when
+   * structured clone cannot carry the value.
+   */
+  async send(value: T): Promise<void> {
+    const out = writer(this, "send");
+    const bytes = encodeFor(out, value, "pipe");
+    const code = await put(out, bytes, Infinity, "pipe");
+    if (code === READER_GONE) {
+      throw new Deno.errors.BrokenPipe(messages.peerClosed());
+    }
+    // This end was closed while the send waited.
+    if (code === CLOSED_CODE) {
+      throw new Error(messages.connectionClosed("send"));
+    }
+  }
+
+  /**
+   * Receives the next value from the other end, waiting until one comes.
+   *
+   * @returns A promise of the value.
+   * @throws {EOFError} (as a rejection) when the other end is closed and
+   * everything it sent was received.
+   * @throws {Error} (as a rejection) when this end is closed or can only
+   * send.
+   */
+  async recv(): Promise<T> {
+    const input = reader(this, "receive");
+    const got = await take(input, Infinity, "pipe");
+    if (typeof got !== "number") return decode(got) as T;
+    // This end was closed while the recv waited.
+    if (got === READER_GONE) {
+      throw new Error(messages.connectionClosed("receive"));
+    }
+    throw new EOFError(messages.pipeEnded());
+  }
+
+  /**
+   * Whether `recv()` would not wait: a value is ready, or the other end is
+   * closed. As Python's `poll()`, without `timeout` it answers at once.
+   *
+   * @param timeout The most milliseconds to wait for a value; default 0,
+   * `Infinity` for no limit.
+   * @returns A promise of `true` when a value (or the end) is ready.
+   * @throws {Error} (as a rejection) when this end is closed or can only
+   * send.
+   */
+  async poll(timeout = 0): Promise<boolean> {
+    const deadline = deadlineOf(timeout, "poll() timeout");
+    const input = reader(this, "poll");
+    return await waitReadable(input, deadline, "pipe");
+  }
+
+  /**
+   * Closes this end for every process that holds it. The other end
+   * receives what was sent, then gets {@linkcode EOFError}. Closing twice
+   * is harmless.
+   */
+  close(): void {
+    if (Atomics.exchange(this.$closed, 0, 1) !== 0) return;
+    if (this.$out !== null) closeWriters(this.$out, "pipe");
+    if (this.$in !== null) closeReader(this.$in, "pipe");
+  }
+
+  /** Closes this end, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+// Module functions, not private methods: a Connection revived in a worker
+// has the prototype but none of the class's private names.
+function writer(conn: Connection<unknown>, op: string): Ring {
+  if (conn.closed) throw new Error(messages.connectionClosed(op));
+  if (conn.$out === null) throw new Error(messages.receiveOnly());
+  return conn.$out;
+}
+
+function reader(conn: Connection<unknown>, op: string): Ring {
+  if (conn.closed) throw new Error(messages.connectionClosed(op));
+  if (conn.$in === null) throw new Error(messages.sendOnly(op));
+  return conn.$in;
+}
+
+registerShareable("Connection", Connection.prototype);
+
+/**
+ * Makes a pipe: two connected ends, as Python's `multiprocessing.Pipe()`.
+ * With `duplex` (the default) each end sends to and receives from the
+ * other; with `duplex` false the first end only receives and the second
+ * only sends. Values arrive in the order they were sent.
+ *
+ * Each direction is a ring buffer on a `SharedArrayBuffer` of
+ * `capacityBytes` (default 1 MiB); see {@linkcode Connection}.
+ *
+ * @typeParam T The type of the values sent.
+ * @param duplex Whether both ends send; default `true`.
+ * @param options `{ capacityBytes }`, per direction.
+ * @returns The two ends, `[receiver, sender]` when one-way.
+ * @throws {RangeError} when `capacityBytes` is out of range.
+ *
+ * @example Ping-pong with a process
+ * ```ts no-eval
+ * import { type Connection, Pipe, Process } from "@parallel/multiprocessing";
+ *
+ * export async function echo(conn: Connection<string>) {
+ *   await conn.send(`${await conn.recv()} pong`);
+ * }
+ *
+ * if (import.meta.main) {
+ *   const [mine, theirs] = Pipe<string>();
+ *   const p = new Process({ target: echo, args: [theirs] });
+ *   p.start();
+ *   await mine.send("ping");
+ *   console.log(await mine.recv()); // "ping pong"
+ *   await p.join();
+ * }
+ * ```
+ *
+ * @example One way
+ * ```ts
+ * import { Pipe } from "@parallel/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * const [reader, writer] = Pipe<number[]>(false);
+ * await writer.send([1, 2, 3]);
+ * assert.deepEqual(await reader.recv(), [1, 2, 3]);
+ * await assert.rejects(reader.send([4]));
+ * ```
+ */
+export function Pipe<T = unknown>(
+  duplex = true,
+  options?: PipeOptions,
+): [Connection<T>, Connection<T>] {
+  const cap = { capacityBytes: options?.capacityBytes ?? 1_048_576 };
+  const ab = ringFrom(cap, "Pipe");
+  if (!duplex) return [new Connection(ab, null), new Connection(null, ab)];
+  const ba = ringFrom(cap, "Pipe");
+  return [new Connection(ba, ab), new Connection(ab, ba)];
+}

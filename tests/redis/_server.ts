@@ -1,6 +1,7 @@
 // A Redis server for the tests: a private `redis-server` child process on a
 // free port, or the server named by REDIS_URL (as `.ci/run` exports it).
 // No Redis client: the few commands it sends are written in RESP by hand.
+import { ROOT_DIR, until } from "../fixtures/harness.ts";
 
 /** How long a server may take to answer its first PING. */
 const START_TIMEOUT_MS = 5_000;
@@ -8,6 +9,8 @@ const START_TIMEOUT_MS = 5_000;
 const COMMAND_TIMEOUT_MS = 2_000;
 /** How many free ports to try when another process takes the one picked. */
 const START_ATTEMPTS = 3;
+/** How often to ask a starting server for its PONG. */
+const START_POLL_MS = 50;
 
 const NOT_INSTALLED = "redis-server is not installed: install Debian's " +
   "redis-server package (apt-get install redis-server) or set REDIS_URL to " +
@@ -215,50 +218,53 @@ async function spawnRedis(port: number): Promise<RedisServer> {
     return stopping;
   };
 
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  while (true) {
-    if (exited !== undefined) {
-      const text = await readLog(log);
-      await stop();
-      const message =
-        `Cannot start redis-server on port ${port}: it exited with code ${exited.code}; its log:\n${text}`;
-      throw /Address already in use/i.test(text)
-        ? new PortTakenError(message)
-        : new Error(message);
-    }
-    const left = deadline - Date.now();
-    if (left <= 0) {
-      const text = await readLog(log);
-      await stop();
-      throw new Error(
-        `Cannot start redis-server on port ${port}: no PONG within ${START_TIMEOUT_MS} ms; its log:\n${text}`,
-      );
-    }
-    let replies: string[] | undefined;
-    try {
-      replies = await send(
-        "127.0.0.1",
-        port,
-        [["PING"], ["INFO", "server"]],
-        Math.min(left, COMMAND_TIMEOUT_MS),
-      );
-    } catch {
-      // Not listening yet.
-    }
-    if (replies?.[0] === "+PONG") {
-      // The PONG may come from another server that holds the port while this
-      // one fails to bind it: check the process id.
-      if (
-        replies[1]?.match(/^process_id:(\d+)\r?$/m)?.[1] === String(child.pid)
-      ) {
-        break;
+  // Until it answers PING, or exits.
+  let replies: string[] | undefined;
+  try {
+    await until(async (left) => {
+      if (exited !== undefined) return true;
+      replies = undefined;
+      try {
+        replies = await send(
+          "127.0.0.1",
+          port,
+          [["PING"], ["INFO", "server"]],
+          Math.min(left, COMMAND_TIMEOUT_MS),
+        );
+      } catch {
+        // Not listening yet.
       }
-      await stop();
-      throw new PortTakenError(
-        `Cannot start redis-server on port ${port}: another server holds it`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+      return replies?.[0] === "+PONG" || exited !== undefined;
+    }, {
+      what: `redis-server on port ${port} to answer PING`,
+      timeout: START_TIMEOUT_MS,
+      interval: START_POLL_MS,
+    });
+  } catch {
+    const text = await readLog(log);
+    await stop();
+    throw new Error(
+      `Cannot start redis-server on port ${port}: no PONG within ${START_TIMEOUT_MS} ms; its log:\n${text}`,
+    );
+  }
+  if (exited !== undefined) {
+    const text = await readLog(log);
+    await stop();
+    const message =
+      `Cannot start redis-server on port ${port}: it exited with code ${exited.code}; its log:\n${text}`;
+    throw /Address already in use/i.test(text)
+      ? new PortTakenError(message)
+      : new Error(message);
+  }
+  // The PONG may come from another server that holds the port while this one
+  // fails to bind it: check the process id.
+  if (
+    replies?.[1]?.match(/^process_id:(\d+)\r?$/m)?.[1] !== String(child.pid)
+  ) {
+    await stop();
+    throw new PortTakenError(
+      `Cannot start redis-server on port ${port}: another server holds it`,
+    );
   }
 
   return {
@@ -371,8 +377,6 @@ async function send(
   }
 }
 
-const REPO = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
-
 /** A worker-command subprocess, as {@linkcode spawnWorkerCommand} starts it. */
 export interface WorkerCommand {
   readonly child: Deno.ChildProcess;
@@ -406,16 +410,16 @@ export function spawnWorkerCommand(
     args: [
       "run",
       "-A",
-      `${REPO}/worker.ts`,
+      `${ROOT_DIR}/worker.ts`,
       "--redis",
       url,
       "--queue",
       queue,
       "--root",
-      REPO,
+      ROOT_DIR,
       ...extra,
     ],
-    cwd: REPO,
+    cwd: ROOT_DIR,
     stdin: "null",
     stdout: "null",
     stderr: "piped",

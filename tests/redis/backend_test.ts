@@ -3,7 +3,7 @@
 // worker-command subprocesses, or by `serve()` in this process.
 
 import assert from "node:assert/strict";
-import { Pool, ProcessError } from "../../mod.ts";
+import { Pool, ProcessError } from "@parallel/multiprocessing";
 import {
   ModuleMismatchError,
   NoWorkersError,
@@ -13,13 +13,19 @@ import {
   type RedisWorker,
   serve,
   type ServeOptions,
-} from "../../redis.ts";
+} from "@parallel/multiprocessing/redis";
 import { createHash } from "node:crypto";
 import { relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import { deserialize, serialize } from "node:v8";
 import { Redis } from "ioredis";
-import { runDeno, within } from "../fixtures/harness.ts";
+import {
+  delay,
+  ROOT_DIR,
+  runDeno,
+  until,
+  within,
+} from "../fixtures/harness.ts";
 import {
   add,
   cube,
@@ -40,8 +46,7 @@ import {
   startRedis,
 } from "./_server.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
-const WORKER = new URL("../../worker.ts", import.meta.url).pathname;
+const WORKER = `${ROOT_DIR}/worker.ts`;
 const TASKS = "tests/redis/fixtures/tasks.ts";
 
 function queue(): string {
@@ -127,13 +132,13 @@ class Stage<S extends Server = Server> implements AsyncDisposable {
     return this.server.url;
   }
 
-  /** An in-process worker: 1 process, root ROOT, silent, then `options`. */
+  /** An in-process worker: 1 process, root ROOT_DIR, silent, then `options`. */
   async serve(options: Partial<ServeOptions> = {}): Promise<RedisWorker> {
     const worker = await serve({
       url: this.url,
       queue: this.q,
       processes: 1,
-      root: ROOT,
+      root: ROOT_DIR,
       onWarning: silent(),
       ...options,
     });
@@ -209,11 +214,10 @@ Deno.test("redis: map over 50,000 items with 2 worker processes", async () => {
   const pool = stage.pool();
   // Both workers are up (their heartbeats seen) before the run.
   assert.equal(await within(pool.apply(cube, [2]), 20_000), 8);
-  const t0 = performance.now();
-  while (pool.stats().processes < 2) {
-    assert.ok(performance.now() - t0 < 15_000, "both workers start");
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await until(() => pool.stats().processes >= 2, {
+    what: "both workers to start",
+    interval: 100,
+  });
   const input = Array.from({ length: 50_000 }, (_, i) => i);
   const out = await within(pool.map(cube, input, 500), 60_000);
   assert.equal(out.length, 50_000);
@@ -271,7 +275,8 @@ for (const signal of ["SIGKILL", "SIGSTOP"] as const) {
       if (signal === "SIGSTOP") {
         // Woken, the victim finishes what it held and sends results that
         // another worker already sent: they are dropped, not counted.
-        await new Promise((r) => setTimeout(r, 1000));
+        // Deliberate: give those late results time to arrive.
+        await delay(1000);
         assert.equal(pool.stats().completed, n);
       }
     },
@@ -361,9 +366,17 @@ Deno.test("redis: close() lets calls finish; terminate() rejects them at once", 
   assert.deepEqual(await call, input.map((x) => x ** 3), "queued work done");
 
   const ending = stage.pool();
-  const long = ending.map(napCube, Array.from({ length: 40 }, (_, i) => i), 1);
+  let done = 0;
+  const long = ending.map(
+    napCube,
+    Array.from({ length: 40 }, (_, i) => i),
+    1,
+    { onProgress: (n) => done = n },
+  );
+  // Mid-run: once the first results are in.
+  await until(() => done >= 1, { what: "the first results" });
   const t0 = performance.now();
-  setTimeout(() => ending.terminate(), 200);
+  ending.terminate();
   await assert.rejects(within(long, 5_000), /terminated/);
   await within(ending.join(), 5_000);
   assert.ok(
@@ -400,7 +413,8 @@ Deno.test("redis: input is read only as far as maxPending chunks ahead", async (
     }
   }
   const call = pool.map(cube, counted(), 2);
-  await new Promise((r) => setTimeout(r, 500));
+  // Deliberate: give it time to read ahead as far as it would.
+  await delay(500);
   assert.ok(pulled <= 8 * 2 + 2, `${pulled} items read ahead`);
   await stage.serve();
   const out = await within(call, 20_000);
@@ -438,7 +452,8 @@ Deno.test("redis: an aborted call's chunks are not run", async () => {
   });
   await assert.rejects(within(call, 10_000), /enough/);
   const at = worker.stats().chunks;
-  await new Promise((r) => setTimeout(r, 1500)); // ten chunks' time
+  // Deliberate: ten chunks' time, for chunks that should not run.
+  await delay(1500);
   // Only the chunks the worker already held finish; the rest were deleted.
   const after = worker.stats().chunks;
   assert.ok(after - at <= 2, `${after - at} chunks ran after the abort`);
@@ -503,7 +518,7 @@ Deno.test("redis: a worker whose copy of the module differs refuses the task", a
   await using stage = await Stage.shared();
   const root = await stage.tempDir();
   await Deno.mkdir(`${root}/tests/redis/fixtures`, { recursive: true });
-  const text = await Deno.readTextFile(`${ROOT}/${TASKS}`);
+  const text = await Deno.readTextFile(`${ROOT_DIR}/${TASKS}`);
   await Deno.writeTextFile(
     `${root}/${TASKS}`,
     text.replace("return x ** 3;", "return x ** 3 + 1;"),
@@ -524,7 +539,8 @@ Deno.test("redis: a worker whose copy of the module differs refuses the task", a
   assert.match(err.message, /deploy the same code to every worker machine/);
   // A module the worker does not have at all is refused too.
   await Deno.remove(`${root}/${TASKS}`);
-  await new Promise((r) => setTimeout(r, 1100)); // past the check's cache
+  // Deliberate: past the worker's 1 s cache of the module check.
+  await delay(1100);
   const missing = await within(
     pool.apply(cube, [2]).then(() => null, (e) => e),
     20_000,
@@ -649,10 +665,14 @@ Deno.test("redis: the Pool API behaves as locally", async (t) => {
     async () => {
       const controller = new AbortController();
       const input = Array.from({ length: 200 }, (_, i) => i);
+      let done = 0;
       const call = pool.map(sleepyCube, input, 1, {
         signal: controller.signal,
+        onProgress: (n) => done = n,
       });
-      setTimeout(() => controller.abort(new Error("stop now")), 100);
+      // Mid-call: once the first results are in.
+      await until(() => done >= 1, { what: "the first results" });
+      controller.abort(new Error("stop now"));
       await assert.rejects(within(call, 5_000), /stop now/);
       const seen: [number, number | undefined][] = [];
       const out = await pool.map(cube, input, 50, {
@@ -710,7 +730,8 @@ Deno.test("redis: the Pool API behaves as locally", async (t) => {
       if (v >= 1000) break;
     }
     const at = pulled;
-    await new Promise((r) => setTimeout(r, 100));
+    // Deliberate: a while later, still no more read.
+    await delay(100);
     assert.equal(pulled, at, "no input read after the break");
   });
 });
@@ -779,7 +800,7 @@ Deno.test("redis: workers run only their project's modules", async () => {
   const hash = createHash("sha256").update(await Deno.readFile(evil))
     .digest("hex");
   const specs = [
-    relative(ROOT, evil),
+    relative(ROOT_DIR, evil),
     evil,
     pathToFileURL(evil).href,
     "data:text/javascript,export function run() { return 1; }",
@@ -811,9 +832,7 @@ Deno.test("redis: workers run only their project's modules", async () => {
     );
   }
   const errors = new Map<number, Error>();
-  const t0 = performance.now();
-  while (errors.size < specs.length) {
-    assert.ok(performance.now() - t0 < 10_000, "every task answered");
+  await until(async () => {
     const res = await client.xrangeBuffer(reply, "-", "+");
     for (const [, fields] of res) {
       if (fields[0]!.toString() !== "d") continue;
@@ -821,8 +840,8 @@ Deno.test("redis: workers run only their project's modules", async () => {
         errors.set(r.i, r.e as Error);
       }
     }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+    return errors.size === specs.length;
+  }, { what: "every task to be answered", timeout: 10_000, interval: 50 });
   for (const [i, e] of errors) {
     assert.equal(e.name, "ModuleMismatchError", specs[i]);
     assert.match(e.message, /runs only modules under its project root/);
@@ -849,7 +868,7 @@ Deno.test("redis: a vanished coordinator's chunks are skipped, an expired stream
   const pool = stage.pool();
   // A task left by a coordinator whose reply stream is gone is not run.
   const hash = createHash("sha256").update(
-    await Deno.readFile(`${ROOT}/${TASKS}`),
+    await Deno.readFile(`${ROOT_DIR}/${TASKS}`),
   ).digest("hex");
   await client.xadd(
     `mp:{${q}}:tasks`,
@@ -860,11 +879,10 @@ Deno.test("redis: a vanished coordinator's chunks are skipped, an expired stream
     "a",
     serialize([2]),
   );
-  const t0 = performance.now();
-  while (worker.stats().skipped < 1) {
-    assert.ok(performance.now() - t0 < 10_000, "the task is skipped");
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await until(() => worker.stats().skipped >= 1, {
+    what: "the task to be skipped",
+    timeout: 10_000,
+  });
   assert.equal(worker.stats().chunks, 0, "nothing was run or answered");
   // A coordinator whose reply stream expired (say, its main thread was
   // blocked for longer than the stream's lifetime) makes it again and

@@ -2,22 +2,37 @@
 // path, and tasks still find their module by the path relative to the root.
 
 import assert from "node:assert/strict";
-import { Pool } from "../../mod.ts";
-import { ModuleMismatchError, redisBackend, serve } from "../../redis.ts";
-import { within } from "../fixtures/harness.ts";
+import { Pool } from "@parallel/multiprocessing";
+import {
+  ModuleMismatchError,
+  redisBackend,
+  serve,
+} from "@parallel/multiprocessing/redis";
+import { delay, ROOT_DIR, within } from "../fixtures/harness.ts";
 import { cube, whereAmI } from "./fixtures/tasks.ts";
 import { redisUrl } from "./_server.ts";
 
 const TASKS = "tests/redis/fixtures/tasks.ts";
-const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+
+/** A copy of the project at another absolute path, as on another machine:
+ * the tasks module and a deno.json. The caller removes it. */
+async function projectCopy(): Promise<string> {
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(`${dir}/tests/redis/fixtures`, { recursive: true });
+  await Deno.copyFile(`${ROOT_DIR}/${TASKS}`, `${dir}/${TASKS}`);
+  await Deno.writeTextFile(`${dir}/deno.json`, "{}\n");
+  return dir;
+}
+
+/** A fresh queue name. */
+function queueName(): string {
+  return `deploy-${crypto.randomUUID().slice(0, 8)}`;
+}
 
 Deno.test("redis: a worker runs its own copy of the project, found by relative path", async () => {
   const redis = await redisUrl();
-  const copy = await Deno.makeTempDir();
-  await Deno.mkdir(`${copy}/tests/redis/fixtures`, { recursive: true });
-  await Deno.copyFile(`${ROOT}/${TASKS}`, `${copy}/${TASKS}`);
-  await Deno.writeTextFile(`${copy}/deno.json`, "{}\n");
-  const queue = `deploy-${crypto.randomUUID().slice(0, 8)}`;
+  const copy = await projectCopy();
+  const queue = queueName();
   // The worker's root is found from its working directory, as on a machine
   // where the worker command is started in the project's folder.
   const cwd = Deno.cwd();
@@ -55,11 +70,8 @@ Deno.test("redis: a worker runs its own copy of the project, found by relative p
 
 Deno.test("redis: a worker refuses a module that changed since it imported it", async () => {
   const redis = await redisUrl();
-  const root = await Deno.makeTempDir();
-  await Deno.mkdir(`${root}/tests/redis/fixtures`, { recursive: true });
-  await Deno.copyFile(`${ROOT}/${TASKS}`, `${root}/${TASKS}`);
-  await Deno.writeTextFile(`${root}/deno.json`, "{}\n");
-  const queue = `deploy-${crypto.randomUUID().slice(0, 8)}`;
+  const root = await projectCopy();
+  const queue = queueName();
   const module = new URL(`file://${root}/${TASKS}`);
   const worker = await serve({
     url: redis.url,
@@ -84,7 +96,8 @@ Deno.test("redis: a worker refuses a module that changed since it imported it", 
       `${root}/${TASKS}`,
       (await Deno.readTextFile(`${root}/${TASKS}`)) + "\n// v2\n",
     );
-    await new Promise((r) => setTimeout(r, 1100)); // past the check's cache
+    // Deliberate: past the worker's 1 s cache of the module check.
+    await delay(1100);
     const err = await within(
       poolOf().apply(cube, [2]).then(() => null, (e) => e),
       20_000,

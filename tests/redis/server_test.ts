@@ -2,13 +2,8 @@
 // replies are read here by a separate, minimal RESP exchange, so the helper is
 // not checked against itself.
 import assert from "node:assert/strict";
-import { within as withinMs } from "../fixtures/harness.ts";
+import { within } from "../fixtures/harness.ts";
 import { flushRedis, redisUrl, startRedis } from "./_server.ts";
-
-/** Rejects when `promise` does not settle within `ms`. */
-function within<T>(ms: number, promise: Promise<T>): Promise<T> {
-  return withinMs(promise, ms);
-}
 
 /** Sends one inline command to 127.0.0.1:`port`, returns its first line. */
 async function command(port: number, line: string): Promise<string> {
@@ -29,17 +24,17 @@ async function command(port: number, line: string): Promise<string> {
 }
 
 Deno.test("startRedis() starts a server that answers PING and stop() ends it", async () => {
-  const server = await within(10_000, startRedis());
+  const server = await within(startRedis(), 10_000);
   try {
     assert.equal(server.url, `redis://127.0.0.1:${server.port}`);
     assert.ok(server.pid > 0, `pid ${server.pid}`);
-    assert.equal(await within(2_000, command(server.port, "PING")), "+PONG");
+    assert.equal(await within(command(server.port, "PING"), 2_000), "+PONG");
   } finally {
-    await within(10_000, server.stop());
+    await within(server.stop(), 10_000);
   }
-  await within(2_000, server.stop()); // a second call is safe
+  await within(server.stop(), 2_000); // a second call is safe
   await assert.rejects(
-    within(2_000, Deno.connect({ hostname: "127.0.0.1", port: server.port })),
+    within(Deno.connect({ hostname: "127.0.0.1", port: server.port }), 2_000),
     Deno.errors.ConnectionRefused,
   );
 });
@@ -51,33 +46,33 @@ Deno.test("startRedis() listens on the given port and stops with await using", a
     return listener.addr.port;
   })();
   {
-    await using server = await within(10_000, startRedis({ port }));
+    await using server = await within(startRedis({ port }), 10_000);
     assert.equal(server.port, port);
-    assert.equal(await within(2_000, command(port, "PING")), "+PONG");
+    assert.equal(await within(command(port, "PING"), 2_000), "+PONG");
   }
   await assert.rejects(
-    within(2_000, Deno.connect({ hostname: "127.0.0.1", port })),
+    within(Deno.connect({ hostname: "127.0.0.1", port }), 2_000),
     Deno.errors.ConnectionRefused,
   );
 });
 
 Deno.test("startRedis() rejects a port another server holds", async () => {
-  await using other = await within(10_000, startRedis());
+  await using other = await within(startRedis(), 10_000);
   await assert.rejects(
-    within(10_000, startRedis({ port: other.port })),
+    within(startRedis({ port: other.port }), 10_000),
     /Cannot start redis-server on port \d+/,
   );
-  assert.equal(await within(2_000, command(other.port, "PING")), "+PONG");
+  assert.equal(await within(command(other.port, "PING"), 2_000), "+PONG");
 });
 
 Deno.test("flushRedis() deletes every key", async () => {
-  await using server = await within(10_000, startRedis());
+  await using server = await within(startRedis(), 10_000);
   const { port } = server;
-  assert.equal(await within(2_000, command(port, "SET a 1")), "+OK");
-  assert.equal(await within(2_000, command(port, "SET b 2")), "+OK");
-  assert.equal(await within(2_000, command(port, "DBSIZE")), ":2");
-  await within(2_000, flushRedis(server.url));
-  assert.equal(await within(2_000, command(port, "DBSIZE")), ":0");
+  assert.equal(await within(command(port, "SET a 1"), 2_000), "+OK");
+  assert.equal(await within(command(port, "SET b 2"), 2_000), "+OK");
+  assert.equal(await within(command(port, "DBSIZE"), 2_000), ":2");
+  await within(flushRedis(server.url), 2_000);
+  assert.equal(await within(command(port, "DBSIZE"), 2_000), ":0");
 });
 
 Deno.test("flushRedis() rejects a URL that is not redis://", async () => {
@@ -96,12 +91,12 @@ Deno.test("redisUrl() returns REDIS_URL when it is set, else starts a server", a
     await given.stop(); // a no-op: the server is someone else's
 
     Deno.env.delete("REDIS_URL");
-    const own = await within(10_000, redisUrl());
+    const own = await within(redisUrl(), 10_000);
     try {
       const port = Number(new URL(own.url).port);
-      assert.equal(await within(2_000, command(port, "PING")), "+PONG");
+      assert.equal(await within(command(port, "PING"), 2_000), "+PONG");
     } finally {
-      await within(10_000, own.stop());
+      await within(own.stop(), 10_000);
     }
   } finally {
     if (saved === undefined) Deno.env.delete("REDIS_URL");

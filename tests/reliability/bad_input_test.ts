@@ -4,12 +4,7 @@
 import assert from "node:assert/strict";
 import { AsyncResult, Pool, Process } from "@parallel/multiprocessing";
 import { echo, noop, tryExit } from "./fixtures/targets.ts";
-import {
-  endPool,
-  failureOf,
-  runDeno,
-  withTimeout,
-} from "../fixtures/pool_harness.ts";
+import { endPool, failureOf, runDeno, within } from "../fixtures/harness.ts";
 
 const module = new URL("./fixtures/targets.ts", import.meta.url);
 
@@ -408,7 +403,7 @@ Deno.test("every public entry point rejects bad input with a TypeError or RangeE
   try {
     // A finished result, and one that never settles.
     const r = pool.applyAsync(echo, [1]);
-    await withTimeout(r.wait(), 10_000);
+    await within(r.wait(), 10_000);
     const pending = new AsyncResult(new Promise<never>(() => {}));
     const cases = [
       ...poolCases(pool, r, pending),
@@ -423,7 +418,7 @@ Deno.test("every public entry point rejects bad input with a TypeError or RangeE
       [null, TypeError],
     ];
     for (const [code] of exits) {
-      const got = await withTimeout(
+      const got = await within(
         pool.apply(tryExit, [code]).then((v) => v, (e) => ({
           name: `rejected: ${e?.name}`,
           message: String(e?.message),
@@ -442,8 +437,8 @@ Deno.test("every public entry point rejects bad input with a TypeError or RangeE
     const total = cases.length + exits.length;
     console.log(`bad inputs tried: ${total}`);
     // The pool and process are unharmed.
-    assert.equal(await withTimeout(pool.apply(echo, [5]), 10_000), 5);
-    await withTimeout(started.join(10_000), 11_000);
+    assert.equal(await within(pool.apply(echo, [5]), 10_000), 5);
+    await within(started.join(10_000), 11_000);
     assert.equal(started.exitCode, 0);
     assert.deepEqual(wrong, [], `${wrong.length} of ${total} bad inputs`);
   } finally {
@@ -456,7 +451,7 @@ Deno.test("transfer() misuse gives a TypeError saying what to do, and does not e
   // In a subprocess: a crash there fails this test instead of the runner.
   const ran = await runDeno(
     ["run", "-A", "tests/reliability/fixtures/transfer_misuse.ts"],
-    30_000,
+    { timeout: 30_000 },
   );
   const line = ran.stdout.trim().split("\n").at(-1) ?? "";
   assert.equal(

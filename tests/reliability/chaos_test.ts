@@ -15,7 +15,7 @@ import {
   THROW,
 } from "./fixtures/targets.ts";
 import { intIn, mulberry32 } from "./fixtures/prng.ts";
-import { endPool, range, withTimeout } from "../fixtures/pool_harness.ts";
+import { endPool, range, within } from "../fixtures/harness.ts";
 
 const module = new URL("./fixtures/targets.ts", import.meta.url);
 
@@ -87,7 +87,7 @@ Deno.test("a pool survives ~20,000 items in 200 concurrent calls with seeded exi
       const p = c.kind === "apply"
         ? pool.apply(chaos, [c.items[0]!]).then((v) => [v])
         : pool.map(chaos, c.items, c.chunksize);
-      return withTimeout(
+      return within(
         p.then((value) => ({ ok: true as const, value }), (error) => ({
           ok: false as const,
           error,
@@ -149,11 +149,11 @@ Deno.test("a pool survives ~20,000 items in 200 concurrent calls with seeded exi
     );
     // Still usable afterwards.
     assert.deepEqual(
-      await withTimeout(pool.map(inc, range(1000), 7), 30_000, "map after"),
+      await within(pool.map(inc, range(1000), 7), 30_000, "map after"),
       range(1000).map((x) => x + 1),
     );
     assert.equal(
-      await withTimeout(pool.apply(inc, [41]), 30_000, "apply after"),
+      await within(pool.apply(inc, [41]), 30_000, "apply after"),
       42,
     );
   } finally {
@@ -171,7 +171,7 @@ Deno.test("a pool with resourceLimits survives workers running out of memory amo
   });
   try {
     const settle = <T>(p: Promise<T>, what: string) =>
-      withTimeout(
+      within(
         p.then((value) => ({ ok: true as const, value }), (error) => ({
           ok: false as const,
           error,
@@ -227,7 +227,7 @@ Deno.test("a pool with resourceLimits survives workers running out of memory amo
     assert.equal(a.value, 2);
     assert.deepEqual(c.value, range(500).map(expected));
     assert.deepEqual(
-      await withTimeout(pool.map(inc, [1, 2, 3]), 30_000, "map after"),
+      await within(pool.map(inc, [1, 2, 3]), 30_000, "map after"),
       [2, 3, 4],
     );
   } finally {
@@ -247,17 +247,17 @@ Deno.test("terminate() in the middle of a 100,000-item map rejects it within 2 s
         if (n >= 2_000) started();
       },
     }).then(() => null, (e: unknown) => e);
-    await withTimeout(midway, 60_000, "2,000 items done");
+    await within(midway, 60_000, "2,000 items done");
     assert.ok(done < 100_000, "the map finished before terminate()");
     const t0 = performance.now();
     pool.terminate();
-    const err = await withTimeout(call, 2_000, "the map after terminate()");
+    const err = await within(call, 2_000, "the map after terminate()");
     const ms = performance.now() - t0;
     assert.ok(err instanceof Error, `the map resolved: ${Deno.inspect(err)}`);
     assert.match(err.message, /terminated/);
     assert.ok(ms < 2_000, `rejected after ${ms} ms`);
     const t1 = performance.now();
-    await withTimeout(pool.join(), 5_000, "join after terminate()");
+    await within(pool.join(), 5_000, "join after terminate()");
     assert.ok(performance.now() - t1 < 5_000);
   } finally {
     await endPool(pool);

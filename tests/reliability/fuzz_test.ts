@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { echo, returnHandler } from "./fixtures/targets.ts";
 import { intIn, mulberry32 } from "./fixtures/prng.ts";
-import { endPool, openPool, withTimeout } from "../fixtures/pool_harness.ts";
+import { endPool, openPool, within } from "../fixtures/harness.ts";
 
 const module = new URL("./fixtures/targets.ts", import.meta.url);
 
@@ -216,7 +216,7 @@ Deno.test("200 seeded structured-clone values round-trip through apply(echo) equ
   }
   const pool = openPool({ processes: 2, module });
   try {
-    const back = await withTimeout(
+    const back = await within(
       Promise.all(values.map((v) => pool.apply(echo, [v]))),
       60_000,
       "200 echoes",
@@ -241,13 +241,13 @@ Deno.test("200 seeded structured-clone values round-trip through apply(echo) equ
     });
     // Error details deepStrictEqual may not compare: class, cause, stack.
     const err = new RangeError("outer", { cause: new TypeError("inner") });
-    const e = await withTimeout(pool.apply(echo, [err])) as Error;
+    const e = await within(pool.apply(echo, [err])) as Error;
     assert.ok(e instanceof RangeError);
     assert.equal(e.message, "outer");
     assert.ok(e.cause instanceof TypeError);
     assert.equal((e.cause as Error).message, "inner");
     // Sparse arrays keep their holes.
-    const sparse = await withTimeout(
+    const sparse = await within(
       pool.apply(echo, [[, 1, , 2, ,]]),
     ) as unknown[];
     assert.equal(sparse.length, 5);
@@ -263,7 +263,7 @@ async function assertCloneError(
   call: () => Promise<unknown>,
   path: string,
 ): Promise<void> {
-  const r = await withTimeout(
+  const r = await within(
     call().then(
       (v): { ok: boolean; v?: unknown; e?: unknown } => ({ ok: true, v }),
       (e): { ok: boolean; v?: unknown; e?: unknown } => ({ ok: false, e }),
@@ -307,7 +307,7 @@ Deno.test("non-cloneable arguments and results get a DataCloneError naming the p
     );
     await assertCloneError(() => pool.apply(returnHandler), ".handler");
     // The pool goes on.
-    assert.equal(await withTimeout(pool.apply(echo, [7])), 7);
+    assert.equal(await within(pool.apply(echo, [7])), 7);
   } finally {
     await endPool(pool);
   }

@@ -9,11 +9,11 @@ import {
   readText,
   type Report,
 } from "./fixtures/targets.ts";
-import { withTimeout } from "../fixtures/pool_harness.ts";
+import { within } from "../fixtures/harness.ts";
 
 const module = new URL("./fixtures/targets.ts", import.meta.url);
 const FIXTURES = decodeURIComponent(
-  new URL("./fixtures/", import.meta.url).pathname,
+  new URL("./fixtures", import.meta.url).pathname,
 );
 const OUTSIDE = decodeURIComponent(
   new URL("../../deno.json", import.meta.url).pathname,
@@ -89,7 +89,7 @@ Deno.test('a Process with permissions "none" is refused every escape it tries', 
     if (p.isAlive()) p.kill();
     assert.equal(p.exitCode, 0, `error: ${Deno.inspect(p.error)}`);
     await using pool = new Pool({ processes: 1, module, permissions: "none" });
-    const report = await withTimeout(
+    const report = await within(
       pool.apply(hostile, [OUTSIDE, target, l.port]),
       30_000,
       "hostile target",
@@ -116,10 +116,10 @@ Deno.test("a pool with permissions { read: [dir] } reads inside dir and nothing 
       permissions: { read: [dir, FIXTURES] },
     });
     assert.equal(
-      await withTimeout(pool.apply(readText, [`${dir}/inside.txt`]), 30_000),
+      await within(pool.apply(readText, [`${dir}/inside.txt`]), 30_000),
       "inside",
     );
-    const err = await withTimeout(
+    const err = await within(
       pool.apply(readText, [OUTSIDE]).then(() => null, (e) => e),
       30_000,
     );
@@ -127,7 +127,7 @@ Deno.test("a pool with permissions { read: [dir] } reads inside dir and nothing 
     // A report of the other attempts, with read access to one folder.
     const l = listen();
     try {
-      const report = await withTimeout(
+      const report = await within(
         pool.apply(hostile, [OUTSIDE, `${dir}/w.txt`, l.port]),
         30_000,
       );
@@ -160,7 +160,7 @@ async function nested(
   const what = `nested Process in ${Deno.inspect(outer)} with ${
     Deno.inspect(inner)
   }`;
-  const r = await withTimeout(
+  const r = await within(
     pool.apply(nestedProcess, [OUTSIDE, inner]),
     30_000,
     what,

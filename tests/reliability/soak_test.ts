@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { activeChildren, Process } from "@parallel/multiprocessing";
 import { noop } from "./fixtures/targets.ts";
-import { runDeno } from "../fixtures/pool_harness.ts";
+import { runDeno } from "../fixtures/harness.ts";
 
 const module = new URL("./fixtures/targets.ts", import.meta.url);
 Deno.test("imap over 1,000,000 generated items keeps memory flat", async () => {
@@ -19,7 +19,7 @@ Deno.test("imap over 1,000,000 generated items keeps memory flat", async () => {
       String(N),
       "1",
     ],
-    90_000,
+    { timeout: 90_000 },
   );
   assert.equal(ran.code, 0, ran.stderr.slice(-1500));
   const r = JSON.parse(ran.stdout.trim().split("\n").at(-1)!) as {

@@ -2,11 +2,17 @@
 // lacks the flags or permissions a worker needs.
 import assert from "node:assert/strict";
 import { Process, ProcessError } from "@parallel/multiprocessing";
-import { allocate, allocateBig, noop, readFile } from "./fixtures/targets.ts";
-import { finish, fixture, runDeno } from "./fixtures/harness.ts";
+import { allocate, allocateBig, noop, readFile } from "../fixtures/targets.ts";
+import {
+  finish,
+  fixture,
+  ROOT,
+  ROOT_DIR,
+  runDeno,
+} from "../fixtures/harness.ts";
 
 const module = fixture("targets.ts");
-const OUTSIDE = new URL("../deno.json", import.meta.url).pathname;
+const OUTSIDE = `${ROOT_DIR}/deno.json`;
 
 Deno.test('new Process() with permissions "none" makes a worker that cannot read files', async () => {
   const p = new Process({
@@ -166,7 +172,7 @@ Deno.test("Process.start() with permissions and only -R outside a deno.json give
     await Deno.writeTextFile(
       main,
       `import { Process } from ${
-        JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+        JSON.stringify(new URL("mod.ts", ROOT).href)
       };\n` + (await Deno.readTextFile(fixture("no_flag.ts")))
         .replace(/^import .*$/m, ""),
     );

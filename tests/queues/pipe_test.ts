@@ -2,8 +2,8 @@
 // pipes, poll, closing.
 import assert from "node:assert/strict";
 import { EOFError, Pipe, Process } from "@parallel/multiprocessing";
-import { pong, sendThenClose } from "./fixtures/shared_targets.ts";
-import { finish, fixture, within } from "./fixtures/harness.ts";
+import { pong, sendThenClose } from "../fixtures/shared_targets.ts";
+import { delay, finish, fixture, within } from "../fixtures/harness.ts";
 
 const module = fixture("shared_targets.ts");
 
@@ -74,8 +74,10 @@ Deno.test("Connection.poll() answers at once by default, and waits up to its tim
   const t0 = performance.now();
   assert.equal(await within(a.poll(50), 5_000), false);
   assert.ok(performance.now() - t0 >= 45);
-  setTimeout(() => b.send(1), 20);
+  // Deliberate: the send must come while poll() waits.
+  const sending = delay(20).then(() => b.send(1));
   assert.equal(await within(a.poll(5_000), 5_000), true);
+  await sending;
   assert.equal(await a.recv(), 1);
   b.close();
   assert.equal(await a.poll(), true, "the end of the pipe is readable");
@@ -97,8 +99,10 @@ Deno.test("Connection.close() ends this end: its own calls throw, the peer gets 
 Deno.test("Connection.close() wakes a waiting recv() with EOFError", async () => {
   const [a, b] = Pipe<number>();
   const waiting = b.recv();
-  setTimeout(() => a.close(), 20);
+  // Deliberate: the close must come while recv() waits.
+  const closing = delay(20).then(() => a.close());
   await assert.rejects(within(waiting, 5_000), EOFError);
+  await closing;
 });
 
 Deno.test("Connection.send() waits while capacityBytes are used up", async () => {
@@ -107,7 +111,8 @@ Deno.test("Connection.send() waits while capacityBytes are used up", async () =>
   await a.send(big);
   let sent = false;
   const second = a.send(big).then(() => sent = true);
-  await new Promise((r) => setTimeout(r, 20));
+  // Deliberate: a while later, the second send still waits for room.
+  await delay(20);
   assert.equal(sent, false);
   assert.equal(await b.recv(), big);
   await within(second, 5_000);
@@ -120,9 +125,11 @@ Deno.test("Connection.close() rejects this end's own waiting recv() and send()",
   const receiving = a.recv();
   await a.send("x".repeat(40));
   const sending = a.send("x".repeat(40));
-  setTimeout(() => a.close(), 20);
+  // Deliberate: the close must come while recv() and send() wait.
+  const closing = delay(20).then(() => a.close());
   await assert.rejects(within(receiving, 5_000), /connection is closed/);
   await assert.rejects(within(sending, 5_000), /connection is closed/);
+  await closing;
   assert.equal(await b.recv(), "x".repeat(40));
   await assert.rejects(b.recv(), EOFError);
 });

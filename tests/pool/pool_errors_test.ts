@@ -22,18 +22,21 @@ import {
   throwString,
   uncaughtLater,
   uneven,
-} from "./fixtures/pool_targets.ts";
+} from "../fixtures/pool_targets.ts";
 import {
+  delay,
+  fixture,
   openPool,
   range,
   rejectionOf,
+  ROOT_DIR,
   TARGETS,
-  withTimeout,
-} from "./fixtures/pool_harness.ts";
+  within,
+} from "../fixtures/harness.ts";
 
-const STAR = new URL("./fixtures/pool_star.ts", import.meta.url);
-const DENO_JSON = new URL("../deno.json", import.meta.url).pathname;
-const MOD_TS = new URL("../mod.ts", import.meta.url).pathname;
+const STAR = fixture("pool_star.ts");
+const DENO_JSON = `${ROOT_DIR}/deno.json`;
+const MOD_TS = `${ROOT_DIR}/mod.ts`;
 
 /** Not exported from any module: a worker cannot find it. */
 function hidden(x: number): number {
@@ -106,7 +109,7 @@ Deno.test("Pool.map() failing does not harm the pool: the next call works", asyn
   await using pool = openPool({ processes: 2 });
   await rejectionOf(pool.map(throwAt3, range(10), 1));
   assert.deepEqual(
-    await withTimeout(pool.map(cube, range(10))),
+    await within(pool.map(cube, range(10))),
     range(10).map(cube),
   );
 });
@@ -133,13 +136,13 @@ for (
       `message does not name the worker: ${err.message}`,
     );
     // The concurrent call on the same pool is not harmed.
-    assert.deepEqual(await withTimeout(other), range(30).map((x) => 2 * x));
+    assert.deepEqual(await within(other), range(30).map((x) => 2 * x));
     // The pool replaced the worker and still works.
     assert.deepEqual(
-      await withTimeout(pool.map(cube, range(12), 1)),
+      await within(pool.map(cube, range(12), 1)),
       range(12).map(cube),
     );
-    assert.equal(await withTimeout(pool.apply(add, [1, 2])), 3);
+    assert.equal(await within(pool.apply(add, [1, 2])), 3);
   });
 }
 
@@ -151,8 +154,8 @@ Deno.test("Pool.apply() rejects with ProcessError for a worker that exits, on a 
   const err = await rejectionOf(exiting);
   assert.ok(err instanceof ProcessError, `got ${Deno.inspect(err)}`);
   assert.equal(err.exitCode, 3);
-  assert.deepEqual(await withTimeout(queued), range(5).map(cube));
-  assert.equal(await withTimeout(pool.apply(cube, [3])), 27);
+  assert.deepEqual(await within(queued), range(5).map(cube));
+  assert.equal(await within(pool.apply(cube, [3])), 27);
 });
 
 Deno.test("Pool.apply() rejects with ProcessError (exit code 1) when a worker exceeds resourceLimits; the pool goes on", async () => {
@@ -167,13 +170,13 @@ Deno.test("Pool.apply() rejects with ProcessError (exit code 1) when a worker ex
   assert.ok(err.message.includes(err.processName), err.message);
   assert.match(err.message, /memory/i);
   // A replacement worker runs the next tasks.
-  assert.equal(await withTimeout(pool.apply(cube, [3])), 27);
+  assert.equal(await within(pool.apply(cube, [3])), 27);
   assert.deepEqual(
-    await withTimeout(pool.map(cube, range(6))),
+    await within(pool.map(cube, range(6))),
     range(6).map(cube),
   );
   // And small allocations stay within the limit.
-  assert.equal(await withTimeout(pool.apply(allocate, [16])), 200);
+  assert.equal(await within(pool.apply(allocate, [16])), 200);
 });
 
 Deno.test("Pool.apply() rejects with ProcessError (exit code 1, the error as cause) when an uncaught error ends the worker", async () => {
@@ -187,7 +190,7 @@ Deno.test("Pool.apply() rejects with ProcessError (exit code 1, the error as cau
   assert.ok(err.message.includes(err.processName), err.message);
   assert.ok(err.cause instanceof Error, `cause ${Deno.inspect(err.cause)}`);
   assert.equal(err.cause.message, "from a timer");
-  assert.equal(await withTimeout(pool.apply(cube, [2])), 8);
+  assert.equal(await within(pool.apply(cube, [2])), 8);
 });
 
 Deno.test("Pool.map() rejects with the error its input throws", async () => {
@@ -201,12 +204,12 @@ Deno.test("Pool.map() rejects with the error its input throws", async () => {
   assert.equal((err as Error).message, "input broke");
   async function* later() {
     yield 1;
-    await new Promise((r) => setTimeout(r, 5));
+    await delay(5); // the input fails after an await, not at once
     throw new Error("async input broke");
   }
   const err2 = await rejectionOf(pool.map(cube, later()));
   assert.equal((err2 as Error).message, "async input broke");
-  assert.deepEqual(await withTimeout(pool.map(cube, [2])), [8]);
+  assert.deepEqual(await within(pool.map(cube, [2])), [8]);
 });
 
 // ---- bad input --------------------------------------------------------------
@@ -287,7 +290,7 @@ Deno.test("Pool.map() rejects a chunksize that is not a positive integer", async
     );
   }
   // The pool is fine afterwards.
-  assert.deepEqual(await withTimeout(pool.map(cube, [2], 1)), [8]);
+  assert.deepEqual(await within(pool.map(cube, [2], 1)), [8]);
 });
 
 Deno.test("Pool.map() rejects an input that is not iterable with TypeError", async () => {
@@ -337,13 +340,13 @@ Deno.test("Pool.map() rejects a target not exported from the module with a TypeE
 Deno.test("Pool.map() rejects a target its worker cannot find (star re-exports) with a TypeError naming it", async () => {
   await using pool = openPool({ processes: 1, module: STAR });
   // Found through the star re-export:
-  assert.deepEqual(await withTimeout(pool.map(cube, [2, 3])), [8, 27]);
+  assert.deepEqual(await within(pool.map(cube, [2, 3])), [8, 27]);
   const err = await rejectionOf(pool.map(hidden, [1]));
   assert.ok(err instanceof TypeError, `got ${Deno.inspect(err)}`);
   assert.match(err.message, /\bhidden\b/);
   assert.match(err.message, /pool_star\.ts/);
   // The pool still works.
-  assert.equal(await withTimeout(pool.apply(add, [2, 2])), 4);
+  assert.equal(await within(pool.apply(add, [2, 2])), 4);
 });
 
 Deno.test("Pool.apply() rejects an argument structured clone cannot carry with a DataCloneError naming it", async () => {
@@ -352,7 +355,7 @@ Deno.test("Pool.apply() rejects an argument structured clone cannot carry with a
   assert.equal((err as Error).name, "DataCloneError", `${Deno.inspect(err)}`);
   assert.match((err as Error).message, /handler/);
   // Nothing was lost: the pool runs the next call.
-  assert.deepEqual(await withTimeout(pool.apply(echo, [{ ok: 1 }])), { ok: 1 });
+  assert.deepEqual(await within(pool.apply(echo, [{ ok: 1 }])), { ok: 1 });
 });
 
 Deno.test("Pool.map() rejects an item structured clone cannot carry with a DataCloneError naming it", async () => {
@@ -362,28 +365,28 @@ Deno.test("Pool.map() rejects an item structured clone cannot carry with a DataC
   );
   assert.equal((err as Error).name, "DataCloneError", `${Deno.inspect(err)}`);
   assert.match((err as Error).message, /callback/);
-  assert.deepEqual(await withTimeout(pool.map(echo, [1, 2])), [1, 2]);
+  assert.deepEqual(await within(pool.map(echo, [1, 2])), [1, 2]);
 });
 
 Deno.test("Pool.apply() with an argument that cannot be cloned does not harm a call sent with it", async () => {
   await using pool = openPool({ processes: 1 });
-  await withTimeout(pool.apply(cube, [1])); // the worker is started
+  await within(pool.apply(cube, [1])); // the worker is started
   // Sent in the same turn, so they may share one message to the worker.
   const bad = pool.apply(echo, [{ handler() {} }]);
   const good = pool.map(cube, range(10), 1);
   assert.equal(((await rejectionOf(bad)) as Error).name, "DataCloneError");
-  assert.deepEqual(await withTimeout(good), range(10).map(cube));
+  assert.deepEqual(await within(good), range(10).map(cube));
 });
 
 Deno.test("Pool.map() rejects when one result cannot be cloned; results of other calls sent with it arrive", async () => {
   await using pool = openPool({ processes: 1 });
-  await withTimeout(pool.apply(cube, [1])); // the worker is started
+  await within(pool.apply(cube, [1])); // the worker is started
   const bad = pool.map(functionAt2, range(5), 5);
   const good = pool.map(cube, range(10), 1);
   const err = await rejectionOf(bad);
   assert.equal((err as Error).name, "DataCloneError", Deno.inspect(err));
   assert.match((err as Error).message, /notCloneable|function/);
-  assert.deepEqual(await withTimeout(good), range(10).map(cube));
+  assert.deepEqual(await within(good), range(10).map(cube));
 });
 
 Deno.test("Pool.map() rejects when a result in a big chunk cannot be cloned", async () => {
@@ -391,7 +394,7 @@ Deno.test("Pool.map() rejects when a result in a big chunk cannot be cloned", as
   const err = await rejectionOf(pool.map(functionAt2, range(100), 100));
   assert.equal((err as Error).name, "DataCloneError", Deno.inspect(err));
   assert.deepEqual(
-    await withTimeout(pool.map(functionAt2, [0, 1, 3], 1)),
+    await within(pool.map(functionAt2, [0, 1, 3], 1)),
     [0, 1, 3],
   );
 });
@@ -414,17 +417,17 @@ Deno.test("Pool.apply() rejects a result structured clone cannot carry with a Da
   assert.equal((err as Error).name, "DataCloneError", `${Deno.inspect(err)}`);
   assert.match((err as Error).message, /function/);
   // The worker is fine: the next call works.
-  assert.equal(await withTimeout(pool.apply(add, [1, 1])), 2);
+  assert.equal(await within(pool.apply(add, [1, 1])), 2);
 });
 
 // ---- scoped permissions -----------------------------------------------------
 
 Deno.test('Pool({ permissions: "none" }) runs pure targets; a file read rejects with NotCapable', async () => {
   await using pool = openPool({ processes: 1, permissions: "none" });
-  assert.deepEqual(await withTimeout(pool.map(cube, [1, 2, 3])), [1, 8, 27]);
+  assert.deepEqual(await within(pool.map(cube, [1, 2, 3])), [1, 8, 27]);
   const err = await rejectionOf(pool.apply(readText, [DENO_JSON]));
   assert.ok(err instanceof Deno.errors.NotCapable, `got ${Deno.inspect(err)}`);
-  assert.equal(await withTimeout(pool.apply(cube, [4])), 64);
+  assert.equal(await within(pool.apply(cube, [4])), 64);
 });
 
 Deno.test("Pool({ permissions: { read: [file] } }) may read that file only", async () => {
@@ -432,7 +435,7 @@ Deno.test("Pool({ permissions: { read: [file] } }) may read that file only", asy
     processes: 1,
     permissions: { read: [DENO_JSON] },
   });
-  const text = await withTimeout(pool.apply(readText, [DENO_JSON]));
+  const text = await within(pool.apply(readText, [DENO_JSON]));
   assert.match(text, /@parallel\/multiprocessing/);
   const err = await rejectionOf(pool.apply(readText, [MOD_TS]));
   assert.ok(err instanceof Deno.errors.NotCapable, `got ${Deno.inspect(err)}`);
@@ -443,12 +446,12 @@ Deno.test("Pool.apply() still moves a transfer()'d buffer when another call in t
   // Many tiny tasks widen the pipeline, so the next two calls leave in
   // one message; that message fails for the symbol, and each call is then
   // sent alone.
-  await withTimeout(pool.map(cube, range(2000), 1));
+  await within(pool.map(cube, range(2000), 1));
   const bytes = new Uint8Array([1, 2, 3, 4]);
   const moved = pool.apply(sumBytes, [transfer(bytes)]);
   const bad = pool.apply(echo, [Symbol("not cloneable")]);
   const err = await rejectionOf(bad);
   assert.equal((err as Error).name, "DataCloneError");
-  assert.equal(await withTimeout(moved), 10);
+  assert.equal(await within(moved), 10);
   assert.equal(bytes.byteLength, 0, "the buffer was copied, not moved");
 });

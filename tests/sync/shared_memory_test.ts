@@ -10,8 +10,8 @@ import {
   type Typecode,
   Value,
 } from "@parallel/multiprocessing";
-import { incrementLocked, sumArray } from "./fixtures/shared_targets.ts";
-import { finish, fixture } from "./fixtures/harness.ts";
+import { incrementLocked, sumArray } from "../fixtures/shared_targets.ts";
+import { finish, fixture } from "../fixtures/harness.ts";
 
 const module = fixture("shared_targets.ts");
 

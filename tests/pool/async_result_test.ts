@@ -8,20 +8,21 @@ import {
   sleepy,
   throwAt3,
   throwCustom,
-} from "./fixtures/pool_targets.ts";
+} from "../fixtures/pool_targets.ts";
 import {
+  delay,
   openPool,
   range,
   rejectionOf,
-  withTimeout,
-} from "./fixtures/pool_harness.ts";
+  within,
+} from "../fixtures/harness.ts";
 
 Deno.test("AsyncResult.ready() and successful() follow the work; successful() throws before ready", async () => {
   await using pool = openPool({ processes: 1 });
   const r = pool.applyAsync(sleepy, [300, "done"]);
   assert.equal(r.ready(), false);
   assert.throws(() => r.successful(), Error);
-  assert.equal(await withTimeout(r.get()), "done");
+  assert.equal(await within(r.get()), "done");
   assert.equal(r.ready(), true);
   assert.equal(r.successful(), true);
 });
@@ -50,17 +51,17 @@ Deno.test("AsyncResult.get(timeout) rejects with TimeoutError while the work goe
   assert.ok(ms >= 45 && ms < 1_000, `get(50) took ${ms} ms`);
   assert.equal(r.ready(), false);
   // The work was not cancelled: a later get() gets the value.
-  assert.equal(await withTimeout(r.get()), 42);
+  assert.equal(await within(r.get()), 42);
   assert.equal(r.successful(), true);
 });
 
 Deno.test("AsyncResult.get(timeout) gives the value when it comes in time", async () => {
   await using pool = openPool({ processes: 1 });
-  await withTimeout(pool.apply(cube, [1])); // the worker is started
+  await within(pool.apply(cube, [1])); // the worker is started
   const r = pool.applyAsync(sleepy, [50, "soon"]);
-  assert.equal(await withTimeout(r.get(5_000)), "soon");
+  assert.equal(await within(r.get(5_000)), "soon");
   // And at once when it is ready, even with a zero timeout.
-  assert.equal(await withTimeout(r.get(0)), "soon");
+  assert.equal(await within(r.get(0)), "soon");
 });
 
 Deno.test("AsyncResult.get() rejects with the work's error", async () => {
@@ -74,13 +75,13 @@ Deno.test("AsyncResult.get() rejects with the work's error", async () => {
 Deno.test("AsyncResult.get(Infinity) and wait(Infinity) wait without a limit", async () => {
   await using pool = openPool({ processes: 1 });
   const r = pool.applyAsync(sleepy, [300, "value"]);
-  await withTimeout(r.wait(Infinity));
+  await within(r.wait(Infinity));
   assert.equal(r.ready(), true, "wait(Infinity) returned before the work");
   const s = pool.applyAsync(sleepy, [300, "value"]);
-  assert.equal(await withTimeout(s.get(Infinity)), "value");
+  assert.equal(await within(s.get(Infinity)), "value");
   // Beyond setTimeout's 32-bit range too.
   const t = pool.applyAsync(sleepy, [300, "value"]);
-  assert.equal(await withTimeout(t.get(2 ** 31)), "value");
+  assert.equal(await within(t.get(2 ** 31)), "value");
 });
 
 Deno.test("AsyncResult.get() with a negative or non-number timeout rejects", async () => {
@@ -91,53 +92,53 @@ Deno.test("AsyncResult.get() with a negative or non-number timeout rejects", asy
     (await rejectionOf(r.get("10" as unknown as number))) instanceof TypeError,
   );
   assert.ok((await rejectionOf(r.get(NaN))) instanceof TypeError);
-  assert.equal(await withTimeout(r.get()), 3);
+  assert.equal(await within(r.get()), 3);
 });
 
 Deno.test("AsyncResult.wait(timeout) resolves after the timeout without the value, and never rejects for the work", async () => {
   await using pool = openPool({ processes: 1 });
   const slow = pool.applyAsync(sleepy, [500, 1]);
   const t0 = performance.now();
-  assert.equal(await withTimeout(slow.wait(50), 5_000), undefined);
+  assert.equal(await within(slow.wait(50), 5_000), undefined);
   const ms = performance.now() - t0;
   assert.ok(ms >= 45 && ms < 1_000, `wait(50) took ${ms} ms`);
   assert.equal(slow.ready(), false);
-  await withTimeout(slow.wait());
+  await within(slow.wait());
   assert.equal(slow.ready(), true);
   assert.equal(slow.successful(), true);
 
   const failing = pool.applyAsync(throwCustom);
-  assert.equal(await withTimeout(failing.wait()), undefined);
+  assert.equal(await within(failing.wait()), undefined);
   assert.equal(failing.ready(), true);
   assert.equal(failing.successful(), false);
-  assert.equal(await withTimeout(failing.wait(10)), undefined);
+  assert.equal(await within(failing.wait(10)), undefined);
 });
 
 Deno.test("AsyncResult.wait() with a negative timeout rejects with RangeError", async () => {
   await using pool = openPool({ processes: 1 });
   const r = pool.applyAsync(sleepy, [100, 1]);
   assert.ok((await rejectionOf(r.wait(-5))) instanceof RangeError);
-  await withTimeout(r.wait());
+  await within(r.wait());
 });
 
 Deno.test("AsyncResult is awaitable: await gives the value or throws the error", async () => {
   await using pool = openPool({ processes: 2 });
-  assert.equal(await withTimeout(pool.applyAsync(add, [20, 22])), 42);
+  assert.equal(await within(pool.applyAsync(add, [20, 22])), 42);
   assert.deepEqual(
-    await withTimeout(pool.mapAsync(cube, [1, 2, 3])),
+    await within(pool.mapAsync(cube, [1, 2, 3])),
     [1, 8, 27],
   );
   assert.deepEqual(
-    await withTimeout(pool.starmapAsync(add, [[1, 1], [2, 2]])),
+    await within(pool.starmapAsync(add, [[1, 1], [2, 2]])),
     [2, 4],
   );
   const err = await rejectionOf(pool.applyAsync(throwCustom));
   assert.equal((err as Error).message, "custom failure");
   // then() chains as a promise's does.
   const r = pool.applyAsync(add, [1, 2]);
-  assert.equal(await withTimeout(r.then((v) => v * 10)), 30);
+  assert.equal(await within(r.then((v) => v * 10)), 30);
   assert.equal(
-    await withTimeout(
+    await within(
       pool.applyAsync(throwCustom).then(() => "no", () => "caught"),
     ),
     "caught",
@@ -152,7 +153,7 @@ Deno.test("AsyncResult callback gets the value and errorCallback the error, once
     callback: (v) => values.push(v),
     errorCallback: (e) => errors.push(e),
   });
-  assert.equal(await withTimeout(ok.get()), "v");
+  assert.equal(await within(ok.get()), "v");
   // (Copies: deepEqual would narrow the arrays' types.)
   assert.deepEqual([...values], ["v"]);
   assert.deepEqual([...errors], []);
@@ -170,15 +171,16 @@ Deno.test("AsyncResult callback gets the value and errorCallback the error, once
 Deno.test("AsyncResult of failed work nobody awaits is not an unhandled rejection", async () => {
   await using pool = openPool({ processes: 1 });
   const r = pool.applyAsync(throwCustom);
-  // Deno's test runner fails the test on an unhandled rejection.
-  await withTimeout(r.wait());
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await within(r.wait());
+  // Deliberate: give an unhandled rejection time to surface (Deno's test
+  // runner fails the test on one).
+  await delay(50);
   assert.equal(r.successful(), false);
 });
 
 Deno.test("AsyncResult() wraps any promise", async () => {
   const ok = new AsyncResult(Promise.resolve(7));
-  assert.equal(await withTimeout(ok.get(1_000)), 7);
+  assert.equal(await within(ok.get(1_000)), 7);
   assert.equal(ok.successful(), true);
   const pending = new AsyncResult(new Promise<number>(() => {}));
   assert.ok(
@@ -198,7 +200,7 @@ Deno.test("AsyncResult callbacks that throw do not break the result or the progr
         throw new Error("callback failed");
       },
     });
-    assert.equal(await withTimeout(ok.get()), 3);
+    assert.equal(await within(ok.get()), 3);
     assert.equal(ok.successful(), true);
     const bad = pool.applyAsync(throwCustom, [], {
       errorCallback: () => {
@@ -209,8 +211,9 @@ Deno.test("AsyncResult callbacks that throw do not break the result or the progr
       ((await rejectionOf(bad.get())) as Error).message,
       "custom failure",
     );
-    // Deno's test runner fails the test on an unhandled rejection.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Deliberate: give an unhandled rejection time to surface (Deno's test
+    // runner fails the test on one).
+    await delay(50);
   } finally {
     console.error = error;
   }

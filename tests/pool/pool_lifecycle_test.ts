@@ -12,7 +12,7 @@ import {
   sleepy,
   slowSetUp,
   uneven,
-} from "./fixtures/pool_targets.ts";
+} from "../fixtures/pool_targets.ts";
 import {
   delay,
   endPool,
@@ -21,27 +21,19 @@ import {
   range,
   rejectionOf,
   TARGETS,
-  withTimeout,
-} from "./fixtures/pool_harness.ts";
+  until,
+  within,
+} from "../fixtures/harness.ts";
 
 /** The type PoolOptions takes (cast: see the type test in pool_test.ts). */
 type Initializer = (...args: unknown[]) => unknown;
-
-/** Waits (at most 15 s) until `check()` is true. */
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = performance.now() + 15_000;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out: ${what}`);
-    await delay(5);
-  }
-}
 
 // ---- close, join, terminate, dispose ---------------------------------------
 
 Deno.test("Pool.close() refuses new work; join() then resolves", async () => {
   const pool = new Pool({ processes: 2, module: TARGETS });
   try {
-    assert.deepEqual(await withTimeout(pool.map(cube, [1, 2])), [1, 8]);
+    assert.deepEqual(await within(pool.map(cube, [1, 2])), [1, 8]);
     pool.close();
     for (
       const call of [
@@ -59,7 +51,7 @@ Deno.test("Pool.close() refuses new work; join() then resolves", async () => {
       assert.ok(err instanceof Error, `${call}: ${Deno.inspect(err)}`);
       assert.match(err.message, /closed/, `${call}`);
     }
-    await withTimeout(pool.join());
+    await within(pool.join());
   } finally {
     await endPool(pool);
   }
@@ -71,9 +63,9 @@ Deno.test("Pool.close() lets queued work finish", async () => {
     const work = pool.map(uneven, range(30), 1);
     const one = pool.apply(sleepy, [200, "last"]);
     pool.close();
-    assert.deepEqual(await withTimeout(work), range(30).map((x) => 2 * x));
-    assert.equal(await withTimeout(one), "last");
-    await withTimeout(pool.join());
+    assert.deepEqual(await within(work), range(30).map((x) => 2 * x));
+    assert.equal(await within(one), "last");
+    await within(pool.join());
     assert.deepEqual(pool.stats().busy, 0);
   } finally {
     await endPool(pool);
@@ -87,7 +79,7 @@ Deno.test("Pool.join() before close() or terminate() throws", async () => {
     assert.ok(err instanceof Error, `${Deno.inspect(err)}`);
     assert.match(err.message, /close\(\)|terminate\(\)/);
     // The pool was not harmed.
-    assert.equal(await withTimeout(pool.apply(cube, [2])), 8);
+    assert.equal(await within(pool.apply(cube, [2])), 8);
   } finally {
     await endPool(pool);
   }
@@ -96,14 +88,14 @@ Deno.test("Pool.join() before close() or terminate() throws", async () => {
 Deno.test("Pool.join() after close() on an unused pool resolves", async () => {
   const pool = new Pool({ processes: 2, module: TARGETS });
   pool.close();
-  await withTimeout(pool.join());
-  await withTimeout(pool.join()); // again
+  await within(pool.join());
+  await within(pool.join()); // again
 });
 
 Deno.test("Pool.terminate() mid-map rejects the pending calls promptly; join() resolves", async () => {
   const pool = new Pool({ processes: 2, module: TARGETS });
   try {
-    await withTimeout(pool.map(cube, [1, 2], 1)); // workers started
+    await within(pool.map(cube, [1, 2], 1)); // workers started
     let done = 0;
     const work = pool.starmap(sleepy, range(20).map(() => [300]), 1, {
       onProgress: (d) => done = d,
@@ -112,7 +104,7 @@ Deno.test("Pool.terminate() mid-map rejects the pending calls promptly; join() r
     const lazy = pool.imap(sleepy, [2_000, 2_000]);
     const lazyNext = lazy.next();
     // Mid-map: some items done, most not.
-    await until(() => done >= 1, "first results");
+    await until(() => done >= 1, { what: "the first results" });
     const t0 = performance.now();
     pool.terminate();
     for (const p of [work, one, lazyNext]) {
@@ -122,7 +114,7 @@ Deno.test("Pool.terminate() mid-map rejects the pending calls promptly; join() r
     }
     assert.ok(performance.now() - t0 < 1_000);
     assert.ok(done < 20, `all done before terminate? ${done}`);
-    await withTimeout(pool.join(), 5_000);
+    await within(pool.join(), 5_000);
     // Work after terminate() throws too.
     assert.ok((await failureOf(() => pool.map(cube, [1]))) instanceof Error);
   } finally {
@@ -136,27 +128,29 @@ Deno.test("Pool[Symbol.asyncDispose]() closes the pool gracefully at the end of 
   {
     await using p = new Pool({ processes: 2, module: TARGETS });
     pool = p;
-    assert.deepEqual(await withTimeout(p.map(cube, [3])), [27]);
+    assert.deepEqual(await within(p.map(cube, [3])), [27]);
     slow = p.apply(sleepy, [300, "finished"]);
   }
   // Disposal waited for the queued call, and the pool is closed.
-  assert.equal(await withTimeout(slow, 100), "finished");
+  assert.equal(await within(slow, 100), "finished");
   const err = await failureOf(() => pool.map(cube, [1]));
   assert.match((err as Error).message, /closed/);
-  await withTimeout(pool.join(), 1_000);
+  await within(pool.join(), 1_000);
 });
 
 // ---- signal -----------------------------------------------------------------
 
 Deno.test("Pool.map() with a signal: aborting rejects that call with the reason, promptly; another call goes on", async () => {
   await using pool = openPool({ processes: 2 });
-  await withTimeout(pool.map(cube, [1, 2], 1)); // workers started
+  await within(pool.map(cube, [1, 2], 1)); // workers started
   const controller = new AbortController();
   const doomed = pool.starmap(sleepy, range(20).map(() => [300]), 1, {
     signal: controller.signal,
   });
   const other = pool.map(uneven, range(20), 1);
-  await delay(100);
+  await until(() => pool.stats().busy === 2, {
+    what: "both workers to be busy",
+  });
   const reason = new Error("stop");
   const t0 = performance.now();
   controller.abort(reason);
@@ -165,23 +159,25 @@ Deno.test("Pool.map() with a signal: aborting rejects that call with the reason,
   // Its remaining tasks would take ~3 s. (Replacing the two busy workers
   // blocks this thread ~100 ms each: Worker construction is synchronous.)
   assert.ok(ms < 1_000, `rejected ${ms} ms after abort`);
-  assert.deepEqual(await withTimeout(other), range(20).map((x) => 2 * x));
-  assert.deepEqual(await withTimeout(pool.map(cube, range(4))), [0, 1, 8, 27]);
+  assert.deepEqual(await within(other), range(20).map((x) => 2 * x));
+  assert.deepEqual(await within(pool.map(cube, range(4))), [0, 1, 8, 27]);
 });
 
 Deno.test("Pool.apply() with an aborted signal replaces the busy worker, so the pool is free at once", async () => {
   await using pool = openPool({ processes: 1 });
-  const before = await withTimeout(pool.apply(pid));
+  const before = await within(pool.apply(pid));
   const controller = new AbortController();
   const doomed = pool.apply(sleepy, [20_000, "never"], {
     signal: controller.signal,
   });
-  await delay(100); // the worker runs it
+  await until(() => pool.stats().busy === 1, {
+    what: "the worker to take the task",
+  });
   controller.abort(new Error("stop"));
   assert.equal(((await rejectionOf(doomed, 1_000)) as Error).message, "stop");
   // The next call does not wait 20 s for the abandoned task.
   const t0 = performance.now();
-  const after = await withTimeout(pool.apply(pid), 5_000);
+  const after = await within(pool.apply(pid), 5_000);
   assert.ok(performance.now() - t0 < 5_000);
   assert.notEqual(after, before, "the busy worker was not replaced");
 });
@@ -238,7 +234,7 @@ Deno.test("Pool({ initializer, initargs }) runs once in each worker before its f
     initializer: setUp as Initializer,
     initargs: ["hello"],
   });
-  const got = await withTimeout(pool.map(setUpState, range(20), 1));
+  const got = await within(pool.map(setUpState, range(20), 1));
   const pids = new Set<number>();
   for (const s of got) {
     assert.deepEqual({ ...s, pid: 0 }, {
@@ -257,7 +253,7 @@ Deno.test("Pool({ initializer }) is awaited when async", async () => {
     initializer: slowSetUp as Initializer,
     initargs: ["later"],
   });
-  const got = await withTimeout(pool.apply(setUpState));
+  const got = await within(pool.apply(setUpState));
   assert.equal(got.greeting, "later");
   assert.equal(got.setUps, 1);
 });
@@ -288,7 +284,7 @@ Deno.test("Pool({ maxTasksPerChild: 1 }) runs each task in a new worker", async 
   });
   const pids: number[] = [];
   for (let i = 0; i < 4; i++) {
-    const s = await withTimeout(pool.apply(setUpState));
+    const s = await within(pool.apply(setUpState));
     assert.equal(s.greeting, "again");
     assert.equal(s.setUps, 1);
     pids.push(s.pid);
@@ -299,7 +295,7 @@ Deno.test("Pool({ maxTasksPerChild: 1 }) runs each task in a new worker", async 
 Deno.test("Pool({ maxTasksPerChild: 2 }) replaces a worker after two tasks", async () => {
   await using pool = openPool({ processes: 1, maxTasksPerChild: 2 });
   const pids: number[] = [];
-  for (let i = 0; i < 6; i++) pids.push(await withTimeout(pool.apply(pid)));
+  for (let i = 0; i < 6; i++) pids.push(await within(pool.apply(pid)));
   assert.equal(pids[0], pids[1]);
   assert.notEqual(pids[1], pids[2]);
   assert.equal(pids[2], pids[3]);
@@ -309,21 +305,24 @@ Deno.test("Pool({ maxTasksPerChild: 2 }) replaces a worker after two tasks", asy
 
 Deno.test("Pool({ idleTimeout }) ends an idle worker; the next task runs in a new one", async () => {
   await using pool = openPool({ processes: 1, idleTimeout: 200 });
-  const first = await withTimeout(pool.apply(pid));
+  const first = await within(pool.apply(pid));
   // Busy back to back: the same worker.
-  assert.equal(await withTimeout(pool.apply(pid)), first);
+  assert.equal(await within(pool.apply(pid)), first);
+  // Deliberate: idle past its idleTimeout, with nothing to poll (the pool
+  // shows no worker's end).
   await delay(600);
-  const later = await withTimeout(pool.apply(pid));
+  const later = await within(pool.apply(pid));
   assert.notEqual(later, first, "the idle worker was not ended");
 });
 
 Deno.test("Pool({ idleTimeout }) beyond setTimeout's 32-bit range keeps idle workers", async () => {
   for (const idleTimeout of [2 ** 31, 1e10]) {
     await using pool = openPool({ processes: 1, idleTimeout });
-    const first = await withTimeout(pool.apply(pid));
+    const first = await within(pool.apply(pid));
+    // Deliberate: idle a while; the worker must still be there.
     await delay(100);
     assert.equal(
-      await withTimeout(pool.apply(pid)),
+      await within(pool.apply(pid)),
       first,
       `idleTimeout ${idleTimeout} ended the worker within 100 ms`,
     );
@@ -332,7 +331,8 @@ Deno.test("Pool({ idleTimeout }) beyond setTimeout's 32-bit range keeps idle wor
 
 Deno.test("Pool() without idleTimeout keeps its idle workers", async () => {
   await using pool = openPool({ processes: 1 });
-  const first = await withTimeout(pool.apply(pid));
+  const first = await within(pool.apply(pid));
+  // Deliberate: idle longer than the idleTimeout above; the worker stays.
   await delay(600);
-  assert.equal(await withTimeout(pool.apply(pid)), first);
+  assert.equal(await within(pool.apply(pid)), first);
 });

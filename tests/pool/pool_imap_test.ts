@@ -7,19 +7,20 @@ import {
   tagged,
   throwAt3,
   uneven,
-} from "./fixtures/pool_targets.ts";
+} from "../fixtures/pool_targets.ts";
 import {
   assertChunks,
   delay,
   failureOf,
   openPool,
   range,
-  withTimeout,
-} from "./fixtures/pool_harness.ts";
+  until,
+  within,
+} from "../fixtures/harness.ts";
 
 /** Collects an async iterable, bounded in time. */
 function collect<T>(it: AsyncIterable<T>, ms = 15_000): Promise<T[]> {
-  return withTimeout(Array.fromAsync(it), ms, "iteration");
+  return within(Array.fromAsync(it), ms, "iteration");
 }
 
 /** An endless input that counts its pulls, and fails (rather than hang the
@@ -54,7 +55,7 @@ Deno.test("Pool.imap() is lazy: an endless input works, and stopping early ends 
   await using pool = openPool({ processes: 2 });
   const input = new Naturals();
   const got: number[] = [];
-  await withTimeout(
+  await within(
     (async () => {
       for await (const v of pool.imap(cube, input)) {
         got.push(v);
@@ -67,6 +68,7 @@ Deno.test("Pool.imap() is lazy: an endless input works, and stopping early ends 
   assert.ok(input.pulled < 50 + 1000, `pulled ${input.pulled} items for 50`);
   // The pool pulls no more, and closes the input (as for-of does).
   const pulled = input.pulled;
+  // Deliberate: a while later, still no more pulled.
   await delay(200);
   assert.equal(input.pulled, pulled);
   assert.equal(input.closed, true);
@@ -77,7 +79,9 @@ Deno.test("Pool.imap() stops pulling while the consumer does not take results", 
   const input = new Naturals();
   const it = pool.imap(cube, input);
   try {
-    assert.deepEqual(await withTimeout(it.next()), { value: 0, done: false });
+    assert.deepEqual(await within(it.next()), { value: 0, done: false });
+    // Deliberate: let it pull as far ahead as it will, then check, a while
+    // later, that it pulled no further.
     await delay(300);
     const pulled = input.pulled;
     assert.ok(pulled < 1000, `pulled ${pulled} items ahead of the consumer`);
@@ -85,12 +89,12 @@ Deno.test("Pool.imap() stops pulling while the consumer does not take results", 
     assert.equal(input.pulled, pulled, "still pulling with nobody consuming");
     // Taking results lets it pull again, in order.
     for (let i = 1; i <= pulled + 10; i++) {
-      const r = await withTimeout(it.next());
+      const r = await within(it.next());
       assert.deepEqual(r, { value: cube(i), done: false });
     }
     assert.ok(input.pulled > pulled);
   } finally {
-    await withTimeout(it.return!());
+    await within(it.return!());
   }
 });
 
@@ -100,13 +104,13 @@ Deno.test("Pool.imap() takes an endless async input", async () => {
   async function* naturals() {
     for (let i = 0; i < 100_000; i++) {
       pulled++;
-      if (i % 10 === 0) await delay(0);
+      if (i % 10 === 0) await delay(0); // an input that really is async
       yield i;
     }
     throw new Error("pulled 100000 items of an endless input");
   }
   const got: number[] = [];
-  await withTimeout(
+  await within(
     (async () => {
       for await (const v of pool.imap(cube, naturals())) {
         got.push(v);
@@ -122,16 +126,18 @@ Deno.test("Pool.imap() return() while a next() is pending settles that next()", 
   await using pool = openPool({ processes: 1 });
   const it = pool.imap(sleepy, [500, 500]);
   const pending = it.next();
-  await delay(50);
-  assert.deepEqual(await withTimeout(it.return!()), {
+  await until(() => pool.stats().busy === 1, {
+    what: "the first item to be running",
+  });
+  assert.deepEqual(await within(it.return!()), {
     value: undefined,
     done: true,
   });
-  assert.deepEqual(await withTimeout(pending, 3_000, "the pending next()"), {
+  assert.deepEqual(await within(pending, 3_000, "the pending next()"), {
     value: undefined,
     done: true,
   });
-  assert.deepEqual(await withTimeout(it.next()), {
+  assert.deepEqual(await within(it.next()), {
     value: undefined,
     done: true,
   });
@@ -200,7 +206,7 @@ Deno.test("Pool.imapUnordered() is lazy on an endless input", async () => {
   await using pool = openPool({ processes: 2 });
   const input = new Naturals();
   const got: number[] = [];
-  await withTimeout(
+  await within(
     (async () => {
       for await (const v of pool.imapUnordered(cube, input)) {
         got.push(v);

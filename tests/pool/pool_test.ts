@@ -18,28 +18,30 @@ import {
   tagged,
   throwAt3,
   uneven,
-} from "./fixtures/pool_targets.ts";
+} from "../fixtures/pool_targets.ts";
 import {
   assertChunks,
+  delay,
   openPool,
   range,
   rejectionOf,
   runDeno,
+  TARGETS,
   typeCheck,
-  withTimeout,
-} from "./fixtures/pool_harness.ts";
+  within,
+} from "../fixtures/harness.ts";
 
 Deno.test("Pool.map() keeps input order when later items finish first", async () => {
   await using pool = openPool({ processes: 2 });
   const input = range(40);
-  const got = await withTimeout(pool.map(uneven, input, 1));
+  const got = await within(pool.map(uneven, input, 1));
   assert.deepEqual(got, input.map((x) => 2 * x));
 });
 
 Deno.test("Pool.map() gives the cubes of the Python tutorial", async () => {
   await using pool = openPool({ processes: 2 });
   assert.deepEqual(
-    await withTimeout(pool.map(cube, [0, 1, 2, 3])),
+    await within(pool.map(cube, [0, 1, 2, 3])),
     [0, 1, 8, 27],
   );
 });
@@ -48,12 +50,12 @@ Deno.test("Pool.map() takes an async iterable input", async () => {
   await using pool = openPool({ processes: 2 });
   async function* numbers() {
     for (let i = 0; i < 25; i++) {
-      if (i % 5 === 0) await new Promise((r) => setTimeout(r, 1));
+      if (i % 5 === 0) await delay(1); // an input that really is async
       yield i;
     }
   }
   assert.deepEqual(
-    await withTimeout(pool.map(uneven, numbers())),
+    await within(pool.map(uneven, numbers())),
     range(25).map((x) => 2 * x),
   );
 });
@@ -64,31 +66,31 @@ Deno.test("Pool.map() takes a sync generator, a Set and a typed array", async ()
     for (let i = 0; i < 10; i++) yield i;
   }
   assert.deepEqual(
-    await withTimeout(pool.map(cube, numbers())),
+    await within(pool.map(cube, numbers())),
     range(10).map(cube),
   );
   assert.deepEqual(
-    await withTimeout(pool.map(cube, new Set([3, 1, 2]))),
+    await within(pool.map(cube, new Set([3, 1, 2]))),
     [27, 1, 8],
   );
   assert.deepEqual(
-    await withTimeout(pool.map(cube, new Int32Array([4, 5]))),
+    await within(pool.map(cube, new Int32Array([4, 5]))),
     [64, 125],
   );
 });
 
 Deno.test("Pool.map() of an empty input is []", async () => {
   await using pool = openPool({ processes: 2 });
-  assert.deepEqual(await withTimeout(pool.map(cube, [])), []);
-  assert.deepEqual(await withTimeout(pool.map(cube, [], 3)), []);
+  assert.deepEqual(await within(pool.map(cube, [])), []);
+  assert.deepEqual(await within(pool.map(cube, [], 3)), []);
   async function* none(): AsyncGenerator<number> {}
-  assert.deepEqual(await withTimeout(pool.map(cube, none())), []);
-  assert.deepEqual(await withTimeout(pool.starmap(add, [])), []);
+  assert.deepEqual(await within(pool.map(cube, none())), []);
+  assert.deepEqual(await within(pool.starmap(add, [])), []);
 });
 
 Deno.test("Pool.map() runs each chunk of an explicit chunksize in one worker", async () => {
   await using pool = openPool({ processes: 2 });
-  const got = await withTimeout(pool.map(tagged, range(16), 4));
+  const got = await within(pool.map(tagged, range(16), 4));
   assert.deepEqual(got.map(([x]) => x), range(16));
   assertChunks(got.map(([, pid]) => pid), 4);
 });
@@ -96,7 +98,7 @@ Deno.test("Pool.map() runs each chunk of an explicit chunksize in one worker", a
 Deno.test("Pool.map() default chunksize is ceil(n / (4 * processes))", async () => {
   await using pool = openPool({ processes: 2 });
   // 40 items, 2 processes: chunks of 5.
-  const got = await withTimeout(pool.map(tagged, range(40)));
+  const got = await within(pool.map(tagged, range(40)));
   assert.deepEqual(got.map(([x]) => x), range(40));
   assertChunks(got.map(([, pid]) => pid), 5);
 });
@@ -106,7 +108,7 @@ Deno.test("Pool.map() default chunksize is 1 for an input of unknown length", as
   function* numbers() {
     for (let i = 0; i < 6; i++) yield i;
   }
-  const got = await withTimeout(pool.map(tagged, numbers()));
+  const got = await within(pool.map(tagged, numbers()));
   assert.deepEqual(got.map(([x]) => x), range(6));
   assertChunks(got.map(([, pid]) => pid), 1);
 });
@@ -114,12 +116,12 @@ Deno.test("Pool.map() default chunksize is 1 for an input of unknown length", as
 Deno.test("Pool.map() with big chunks gives every result in order", async () => {
   await using pool = openPool({ processes: 2 });
   assert.deepEqual(
-    await withTimeout(pool.map(cube, range(1_000), 250)),
+    await within(pool.map(cube, range(1_000), 250)),
     range(1_000).map(cube),
   );
   // Default chunksize: 2000 / 8 = 250 items per chunk.
   assert.deepEqual(
-    await withTimeout(pool.map(cube, range(2_000))),
+    await within(pool.map(cube, range(2_000))),
     range(2_000).map(cube),
   );
 });
@@ -128,7 +130,7 @@ Deno.test("Pool.starmap() calls fn(...args) per item, in input order", async () 
   await using pool = openPool({ processes: 2 });
   const input = range(30).map((i) => [i, 100 * i] as [number, number]);
   assert.deepEqual(
-    await withTimeout(pool.starmap(add, input)),
+    await within(pool.starmap(add, input)),
     range(30).map((i) => 101 * i),
   );
   // Uneven times, chunksize 1, async iterable input.
@@ -136,27 +138,27 @@ Deno.test("Pool.starmap() calls fn(...args) per item, in input order", async () 
     for (let i = 0; i < 8; i++) yield [(8 - i) * 15, i] as [number, number];
   }
   assert.deepEqual(
-    await withTimeout(pool.starmap(sleepy, pairs(), 1)),
+    await within(pool.starmap(sleepy, pairs(), 1)),
     range(8),
   );
 });
 
 Deno.test("Pool.apply() runs one call and gives its result", async () => {
   await using pool = openPool({ processes: 2 });
-  assert.equal(await withTimeout(pool.apply(add, [2, 40])), 42);
-  assert.equal(await withTimeout(pool.apply(sleepy, [20, "late"])), "late");
+  assert.equal(await within(pool.apply(add, [2, 40])), 42);
+  assert.equal(await within(pool.apply(sleepy, [20, "late"])), "late");
   assert.deepEqual(
-    await withTimeout(pool.apply(echo, [{ a: [1, 2], m: new Map([[1, 2]]) }])),
+    await within(pool.apply(echo, [{ a: [1, 2], m: new Map([[1, 2]]) }])),
     { a: [1, 2], m: new Map([[1, 2]]) },
   );
 });
 
 Deno.test("Pool.apply() runs concurrent calls in parallel on the workers", async () => {
   await using pool = openPool({ processes: 2 });
-  await withTimeout(pool.apply(cube, [1])); // workers started and warm
-  await withTimeout(pool.map(cube, [1, 2], 1));
+  await within(pool.apply(cube, [1])); // workers started and warm
+  await within(pool.map(cube, [1, 2], 1));
   const t0 = performance.now();
-  const got = await withTimeout(
+  const got = await within(
     Promise.all([pool.apply(sleepy, [400, 1]), pool.apply(sleepy, [400, 2])]),
   );
   const ms = performance.now() - t0;
@@ -180,9 +182,9 @@ Deno.test("Pool.mapAsync(), starmapAsync() and applyAsync() give AsyncResults wi
   assert.ok(m instanceof AsyncResult);
   assert.ok(s instanceof AsyncResult);
   assert.ok(a instanceof AsyncResult);
-  assert.deepEqual(await withTimeout(m.get()), [1, 8, 27]);
-  assert.deepEqual(await withTimeout(s.get()), [3, 7]);
-  assert.equal(await withTimeout(a.get()), 11);
+  assert.deepEqual(await within(m.get()), [1, 8, 27]);
+  assert.deepEqual(await within(s.get()), [3, 7]);
+  assert.equal(await within(a.get()), 11);
   assert.deepEqual(
     called.sort((x, y) => String(x).localeCompare(String(y))),
     [["apply", 11], ["map", [1, 8, 27]], ["starmap", [3, 7]]],
@@ -207,7 +209,7 @@ Deno.test("Pool.mapAsync() calls errorCallback with the task's error", async () 
 Deno.test("Pool.map() calls onProgress with (done, total) up to (n, n)", async () => {
   await using pool = openPool({ processes: 2 });
   const calls: [number, number | undefined][] = [];
-  const got = await withTimeout(
+  const got = await within(
     pool.map(uneven, range(20), 1, {
       onProgress: (done, total) => calls.push([done, total]),
     }),
@@ -229,7 +231,7 @@ Deno.test("Pool.map() calls onProgress without a total for an input of unknown l
   function* numbers() {
     for (let i = 0; i < 5; i++) yield i;
   }
-  await withTimeout(
+  await within(
     pool.map(cube, numbers(), 1, {
       onProgress: (done, total) => calls.push([done, total]),
     }),
@@ -254,7 +256,7 @@ Deno.test("Pool.stats() counts the work and times it", async () => {
   assert.equal(before.processes, 2);
   assert.equal(before.completed, 0);
   assert.equal(before.failed, 0);
-  await withTimeout(pool.map(cube, range(100)));
+  await within(pool.map(cube, range(100)));
   const s = pool.stats();
   assert.equal(s.processes, 2);
   assert.equal(s.completed, 100);
@@ -271,7 +273,7 @@ Deno.test("Pool.stats() counts the work and times it", async () => {
     assert.ok(t.mean <= t.max, `timing ${Deno.inspect(t)}`);
   }
   // A task that runs 100 ms shows in the run time and the utilization.
-  await withTimeout(pool.apply(sleepy, [100]));
+  await within(pool.apply(sleepy, [100]));
   const t = pool.stats();
   assert.equal(t.completed, 101);
   assert.ok(t.runTime.max >= 90, `runTime ${Deno.inspect(t.runTime)}`);
@@ -286,7 +288,7 @@ Deno.test("Pool.stats() counts failed items", async () => {
 
 Deno.test("Pool.stats() counts busy workers and queued items", async () => {
   await using pool = openPool({ processes: 1 });
-  await withTimeout(pool.apply(cube, [2])); // the worker is started
+  await within(pool.apply(cube, [2])); // the worker is started
   const idle = pool.stats();
   assert.equal(idle.busy, 0);
   assert.equal(idle.queued, 0);
@@ -297,7 +299,7 @@ Deno.test("Pool.stats() counts busy workers and queued items", async () => {
     running.queued > 0 && running.queued < 200,
     `queued ${running.queued}`,
   );
-  await withTimeout(work);
+  await within(work);
   const after = pool.stats();
   assert.equal(after.busy, 0);
   assert.equal(after.queued, 0);
@@ -307,11 +309,11 @@ Deno.test("Pool.stats() counts busy workers and queued items", async () => {
 Deno.test("transfer() moves an argument's buffer to the worker", async () => {
   await using pool = openPool({ processes: 1 });
   const u8 = new Uint8Array(1000).fill(3);
-  assert.equal(await withTimeout(pool.apply(sumBytes, [transfer(u8)])), 3000);
+  assert.equal(await within(pool.apply(sumBytes, [transfer(u8)])), 3000);
   assert.equal(u8.byteLength, 0, "the sender's buffer is not detached");
   // Without transfer() the buffer is copied and stays usable.
   const kept = new Uint8Array(10).fill(1);
-  assert.equal(await withTimeout(pool.apply(sumBytes, [kept])), 10);
+  assert.equal(await within(pool.apply(sumBytes, [kept])), 10);
   assert.equal(kept.byteLength, 10);
 });
 
@@ -320,7 +322,7 @@ Deno.test("transfer() moves map items to the workers", async () => {
   const a = new Uint8Array(100).fill(1);
   const b = new Uint8Array(200).fill(2);
   assert.deepEqual(
-    await withTimeout(pool.map(sumBytes, [transfer(a), transfer(b)])),
+    await within(pool.map(sumBytes, [transfer(a), transfer(b)])),
     [100, 400],
   );
   assert.equal(a.byteLength, 0);
@@ -330,14 +332,14 @@ Deno.test("transfer() moves map items to the workers", async () => {
 Deno.test("transfer() of a target's result gives the caller the value", async () => {
   await using pool = openPool({ processes: 1 });
   // (Typed unknown: see the type test below.)
-  const got: unknown = await withTimeout(pool.apply(makeBytes, [4096]));
+  const got: unknown = await within(pool.apply(makeBytes, [4096]));
   assert.ok(got instanceof Uint8Array, `got ${Deno.inspect(got)}`);
   assert.equal(got.length, 4096);
   assert.ok(got.every((b) => b === 7));
-  const many: unknown[] = await withTimeout(pool.map(makeBytes, [1, 2, 3]));
+  const many: unknown[] = await within(pool.map(makeBytes, [1, 2, 3]));
   assert.deepEqual(many.map((u) => (u as Uint8Array).length), [1, 2, 3]);
   // In a big chunk too.
-  const big: unknown[] = await withTimeout(
+  const big: unknown[] = await within(
     pool.map(makeBytes, range(100).map((i) => i % 7), 100),
   );
   assert.deepEqual(
@@ -388,12 +390,12 @@ export const b = new Pool({ processes: 2, initializer: slowSetUp, initargs: ["hi
 
 Deno.test("Pool() with no processes uses cpuCount() workers", async () => {
   const pool = new Pool({
-    module: new URL("./fixtures/pool_targets.ts", import.meta.url),
+    module: TARGETS,
   });
   try {
     assert.equal(pool.stats().processes, cpuCount());
   } finally {
     pool.close();
-    await withTimeout(pool.join());
+    await within(pool.join());
   }
 });

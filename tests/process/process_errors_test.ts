@@ -9,8 +9,8 @@ import {
   Process,
   type ProcessOptions,
 } from "@parallel/multiprocessing";
-import { noop } from "./fixtures/targets.ts";
-import { finish, fixture, runDeno } from "./fixtures/harness.ts";
+import { noop } from "../fixtures/targets.ts";
+import { finish, fixture, runDeno } from "../fixtures/harness.ts";
 
 const module = fixture("targets.ts");
 const PERMISSIONS = ["inherit", "none"] as const;

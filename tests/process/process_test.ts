@@ -14,8 +14,8 @@ import {
   throwString,
   ticker,
   uncaughtLater,
-} from "./fixtures/targets.ts";
-import { makeProcess } from "./fixtures/call_site.ts";
+} from "../fixtures/targets.ts";
+import { makeProcess } from "../fixtures/call_site.ts";
 import {
   delay,
   finish,
@@ -24,7 +24,7 @@ import {
   receive,
   runDeno,
   within,
-} from "./fixtures/harness.ts";
+} from "../fixtures/harness.ts";
 
 const module = fixture("targets.ts");
 const PERMISSIONS = ["inherit", "none"] as const;
@@ -122,7 +122,8 @@ for (const permissions of PERMISSIONS) {
       assert.equal(p.isAlive(), false);
       assert.equal(p.exitCode, code);
       assert.equal(p.error, undefined);
-      // The target really stopped: no tick after a short grace period.
+      // Deliberate: the target really stopped, so no tick comes in 400 ms
+      // after a grace period for ticks already on their way.
       await delay(200);
       ticks.drain();
       await delay(400);

@@ -11,14 +11,14 @@ import {
   ProcessError,
   TimeoutError,
 } from "@parallel/multiprocessing";
-import { noop, report, sleep, startChild } from "./fixtures/targets.ts";
+import { noop, report, sleep, startChild } from "../fixtures/targets.ts";
 import {
   finish,
   fixture,
   Listener,
   receive,
   runDeno,
-} from "./fixtures/harness.ts";
+} from "../fixtures/harness.ts";
 
 const module = fixture("targets.ts");
 

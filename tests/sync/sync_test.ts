@@ -36,10 +36,19 @@ import {
   useSync,
   waitCondition,
   waitEvent,
-} from "./fixtures/shared_targets.ts";
-import { finish, fixture, within } from "./fixtures/harness.ts";
+} from "../fixtures/shared_targets.ts";
+import { delay, finish, fixture, until, within } from "../fixtures/harness.ts";
 
 const module = fixture("shared_targets.ts");
+
+/** Where a Lock's or RLock's shared words count the acquire() calls that
+ * wait for it (the layout is in lib/_shared/wait.ts). */
+const LOCK_WAITERS = 1;
+
+/** How many acquire() calls, in any process, wait for `lock` now. */
+function waitersOf(lock: Lock | RLock): number {
+  return Atomics.load(lock.$state, LOCK_WAITERS);
+}
 
 /** Starts the processes, runs `body`, and ends whatever still runs. */
 async function running(
@@ -73,8 +82,12 @@ Deno.test("Lock.acquire() resolves true, or false after its timeout while held",
 Deno.test("Lock.acquire() waits for release() and wakes then", async () => {
   const lock = new Lock();
   await lock.acquire();
-  setTimeout(() => lock.release(), 20);
-  assert.equal(await within(lock.acquire(5_000), 5_000), true);
+  const waiting = lock.acquire(5_000);
+  await until(() => waitersOf(lock) === 1, {
+    what: "the second acquire() to wait",
+  });
+  lock.release();
+  assert.equal(await within(waiting, 5_000), true);
   lock.release();
 });
 
@@ -145,8 +158,10 @@ Deno.test("Lock.acquire() in another process gets AbandonedLockError when the ho
   await running([holder], async () => {
     assert.equal(await held.wait(10_000), true);
     await running([waiter], async () => {
-      // Let the waiter queue up on the lock, then end the holder.
-      await new Promise((r) => setTimeout(r, 200));
+      // Once the waiter waits on the lock, end the holder.
+      await until(() => waitersOf(lock) === 1, {
+        what: "the waiter process to wait on the lock",
+      });
       holder.terminate();
       assert.equal(await out.get(10_000), `AbandonedLockError:${holder.pid}`);
       await finish(waiter);
@@ -233,8 +248,10 @@ Deno.test("Semaphore.acquire() takes units and waits for release()", async () =>
   assert.equal(await sem.acquire(), true);
   assert.equal(sem.getValue(), 0);
   assert.equal(await sem.acquire(20), false);
-  setTimeout(() => sem.release(), 10);
+  // Deliberate: the release must come while acquire() waits.
+  const releasing = delay(10).then(() => sem.release());
   assert.equal(await within(sem.acquire(5_000), 5_000), true);
+  await releasing;
   assert.throws(() => new Semaphore(-1), RangeError);
 });
 
@@ -276,8 +293,10 @@ Deno.test("Event.wait() resolves false after its timeout, true once set()", asyn
   const ev = new Event();
   assert.equal(ev.isSet(), false);
   assert.equal(await within(ev.wait(30), 5_000), false);
-  setTimeout(() => ev.set(), 10);
+  // Deliberate: the set() must come while wait() waits.
+  const setting = delay(10).then(() => ev.set());
   assert.equal(await within(ev.wait(5_000), 5_000), true);
+  await setting;
   assert.equal(await ev.wait(0), true);
   ev.clear();
   assert.equal(ev.isSet(), false);
@@ -286,11 +305,16 @@ Deno.test("Event.wait() resolves false after its timeout, true once set()", asyn
 Deno.test("Event.set() in the main program wakes 2 waiting processes", async () => {
   const start = new Event();
   const out = new Queue<string>();
+  const ready = new Semaphore(0);
   const ps = ["a", "b"].map((name) =>
-    new Process({ target: waitEvent, args: [start, out], module, name })
+    new Process({ target: waitEvent, args: [start, out, ready], module, name })
   );
   await running(ps, async () => {
-    await new Promise((r) => setTimeout(r, 100));
+    await until(() => ready.getValue() === 2, {
+      what: "both processes to reach Event.wait()",
+    });
+    // Deliberate: a while later, neither has got past the unset event.
+    await delay(100);
     assert.equal(out.empty(), true);
     start.set();
     const got = [await out.get(10_000), await out.get(10_000)];
@@ -314,21 +338,26 @@ Deno.test("Condition.wait() and notify() need the lock; wait() times out", async
 
 Deno.test("Condition.notify(1) wakes one waiter; notifyAll() the rest", async () => {
   const cond = new Condition(new Lock());
+  let waiting = 0;
   let woken = 0;
   const waiter = async () => {
     await cond.acquire();
     try {
+      // wait() queues up before its first await: counted here, it waits.
+      waiting++;
       if (await cond.wait(5_000)) woken++;
     } finally {
       cond.release();
     }
   };
   const waiters = [waiter(), waiter(), waiter()];
-  await new Promise((r) => setTimeout(r, 20));
+  await until(() => waiting === 3, { what: "3 waiters in Condition.wait()" });
   await cond.acquire();
   cond.notify();
   cond.release();
-  await new Promise((r) => setTimeout(r, 50));
+  await until(() => woken >= 1, { what: "notify() to wake a waiter" });
+  // Deliberate: a while later, still only one woke.
+  await delay(50);
   assert.equal(woken, 1);
   await cond.acquire();
   cond.notifyAll();
@@ -341,12 +370,24 @@ Deno.test("Condition.notifyAll() in the main program wakes 2 processes waiting f
   const cond = new Condition();
   const arr = new SharedArray("i", 1);
   const out = new Queue<number>();
+  const ready = new Semaphore(0);
   const ps = [1, 2].map(() =>
-    new Process({ target: waitCondition, args: [cond, arr, 3, out], module })
+    new Process({
+      target: waitCondition,
+      args: [cond, arr, 3, out, ready],
+      module,
+    })
   );
   await running(ps, async () => {
+    // Each releases `ready` holding the lock, before its wait(): once this
+    // holds the lock after both did, both wait.
+    await until(() => ready.getValue() === 2, {
+      what: "both processes to take the lock",
+    });
     for (let i = 1; i <= 3; i++) {
-      await new Promise((r) => setTimeout(r, 30));
+      // Deliberate: space the rounds, so that the woken processes find the
+      // value short and wait again.
+      if (i > 1) await delay(30);
       using _held = await cond.hold(5_000);
       arr.set(0, i);
       cond.notifyAll();
@@ -364,7 +405,9 @@ Deno.test("Barrier.wait() releases the parties with distinct indices and runs th
   assert.equal(barrier.parties, 3);
   for (let round = 0; round < 3; round++) {
     const first = barrier.wait(5_000);
-    await new Promise((r) => setTimeout(r, 5));
+    await until(() => barrier.nWaiting === 1, {
+      what: "the first party to arrive",
+    });
     assert.equal(barrier.nWaiting, 1);
     const indices = await within(
       Promise.all([first, barrier.wait(5_000), barrier.wait(5_000)]),
@@ -384,7 +427,7 @@ Deno.test("Barrier.wait() timing out breaks the barrier; reset() mends it", asyn
   barrier.reset();
   assert.equal(barrier.broken, false);
   const waiting = barrier.wait(5_000);
-  await new Promise((r) => setTimeout(r, 5));
+  await until(() => barrier.nWaiting === 1, { what: "the party to arrive" });
   barrier.reset();
   await assert.rejects(within(waiting, 5_000), BrokenBarrierError);
   assert.equal(barrier.broken, false);

@@ -16,9 +16,9 @@ import {
   drainJoinable,
   produce,
   putAndDouble,
-} from "./fixtures/shared_targets.ts";
-import { noop } from "./fixtures/targets.ts";
-import { finish, fixture, within } from "./fixtures/harness.ts";
+} from "../fixtures/shared_targets.ts";
+import { noop } from "../fixtures/targets.ts";
+import { delay, finish, fixture, within } from "../fixtures/harness.ts";
 
 const module = fixture("shared_targets.ts");
 
@@ -94,7 +94,8 @@ Deno.test("Queue.put() waits while maxsize items are on the queue, and rejects w
   assert.match(err.message, /timed out after 50 ms/);
   let done = false;
   const waiting = queue.put(3, 5_000).then(() => done = true);
-  await new Promise((r) => setTimeout(r, 20));
+  // Deliberate: a while later, the put still waits for room.
+  await delay(20);
   assert.equal(done, false);
   assert.equal(await queue.get(), 1);
   await within(waiting, 5_000);
@@ -178,8 +179,10 @@ Deno.test("Queue.close() refuses puts; get() returns what is left, then rejects 
 Deno.test("Queue.close() wakes a waiting get() with EOFError", async () => {
   const queue = new Queue<number>();
   const waiting = queue.get(5_000);
-  setTimeout(() => queue.close(), 20);
+  // Deliberate: the close must come while get() waits.
+  const closing = delay(20).then(() => queue.close());
   await assert.rejects(within(waiting, 5_000), /closed and empty/);
+  await closing;
 });
 
 Deno.test("Queue is async iterable until closed and empty", async () => {

@@ -1,10 +1,10 @@
 // The tutorial's Pool, on many machines: the same calls, one more option.
 //
 // 1. Start Redis somewhere the machines can reach (no persistence needed):
-//      redis-server --bind 0.0.0.0 --save '' --appendonly no --protected-mode no
+//      redis-server --port 6379 --bind 0.0.0.0 --protected-mode no --save '' --appendonly no
 // 2. On each worker machine, in a copy of this project:
-//      deno run -A worker.ts --redis redis://HOST:6379 --queue cubes
-// 3. Run the coordinator:
+//      deno run -A worker.ts --redis redis://HOST:6379 --queue jobs
+// 3. Run the coordinator (--queue defaults to "jobs"; it must match step 2):
 //      deno run -A examples/distributed.ts --redis redis://HOST:6379
 //
 // To try it on one machine, add --with-worker: the example then serves the
@@ -29,12 +29,13 @@ if (import.meta.main) {
     args: Deno.args,
     options: {
       redis: { type: "string" },
+      queue: { type: "string", default: "jobs" },
       "with-worker": { type: "boolean" },
     },
   }).values;
   const url = args.redis ?? Deno.env.get("REDIS_URL") ??
     "redis://127.0.0.1:6379";
-  const queue = "cubes";
+  const queue = args.queue;
   const worker = args["with-worker"]
     ? await serve({ url, queue, processes: 2 })
     : undefined;

@@ -39,12 +39,11 @@ export {
   type ProcessInfo,
 } from "./lib/process/current_process.ts";
 export { exit } from "./lib/process/exit.ts";
+export { Process, type ProcessOptions } from "./lib/process/process.ts";
 export {
   type Permissions,
-  Process,
-  type ProcessOptions,
   type ResourceLimits,
-} from "./lib/process/process.ts";
+} from "./lib/process/worker_options.ts";
 export {
   AbandonedLockError,
   BrokenBarrierError,
@@ -59,19 +58,19 @@ export {
   AsyncResult,
   type AsyncResultCallbacks,
 } from "./lib/pool/async_result.ts";
-export {
-  type AsyncOptions,
-  type CallOptions,
-  Pool,
-  type PoolBackend,
-  type PoolInput,
-  type PoolOptions,
-  type PoolStats,
-  type TaskFunction,
-  type TaskResult,
-  type Timing,
-  type TransferableArgs,
-} from "./lib/pool/pool.ts";
+export { Pool } from "./lib/pool/pool.ts";
+export type {
+  AsyncOptions,
+  CallOptions,
+  PoolBackend,
+  PoolInput,
+  PoolOptions,
+  PoolStats,
+  TaskFunction,
+  TaskResult,
+  Timing,
+  TransferableArgs,
+} from "./lib/pool/types.ts";
 export { progressBar } from "./lib/pool/progress_bar.ts";
 export { type Transfer, transfer } from "./lib/pool/transfer.ts";
 export { Queue, type QueueOptions } from "./lib/queues/queue.ts";
@@ -89,9 +88,9 @@ export { Condition } from "./lib/sync/condition.ts";
 export { Barrier } from "./lib/sync/barrier.ts";
 export {
   type ElementOf,
-  SharedArray,
   type SharedMemoryOptions,
   type Typecode,
   type TypedArrayOf,
-  Value,
-} from "./lib/sync/shared_memory.ts";
+} from "./lib/sync/typecode.ts";
+export { Value } from "./lib/sync/value.ts";
+export { SharedArray } from "./lib/sync/shared_array.ts";

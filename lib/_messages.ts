@@ -163,4 +163,85 @@ export const messages = {
     }`,
   noLock: (what: string): string =>
     `Cannot get the lock of this ${what}: it was made with lock: false`,
+  // Inside a worker.
+  moduleFailed: (module: string): string =>
+    `Cannot run a task of ${module}: the module failed to load in this worker (its error ended the worker); fix the error the module throws when imported`,
+  // Redis: the backend, the coordinator and the worker command.
+  redisUrlType: (url: unknown): string =>
+    `Cannot use Redis url ${
+      JSON.stringify(url) ?? String(url)
+    }: it must be a string such as "redis://127.0.0.1:6379"`,
+  redisUrlSyntax: (url: string): string =>
+    `Cannot use Redis url "${url}": it is not a URL; write it as "redis://host:port" (or "rediss://" for TLS)`,
+  redisUrlScheme: (url: string, protocol: string): string =>
+    `Cannot use Redis url "${url}": the scheme must be "redis:" or "rediss:", not "${protocol}"`,
+  redisQueue: (queue: unknown): string =>
+    `Cannot use queue ${
+      JSON.stringify(queue) ?? String(queue)
+    }: it must be 1 to 128 letters, digits, "_", ".", ":" or "-", such as "jobs"`,
+  redisBackendOptions: (options: unknown): string =>
+    `Cannot make a Redis backend from ${
+      String(options)
+    }: pass { url: "redis://host:6379", queue: "jobs" }`,
+  redisRoot: (root: unknown): string =>
+    `Cannot use "root" ${String(root)}: it must be a folder path or file URL`,
+  redisRemoteModule: (url: string): string =>
+    `Cannot send a task of ${url} through Redis: workers run only modules of their project, named by a path under its root; export a function from a project module that imports this one, and pass that`,
+  redisOutsideRoot: (url: string, root: string): string =>
+    `Cannot send a task of ${url} through Redis: the module is outside the project root ${root}, so a worker could not find it by a relative path; pass "root" to redisBackend() naming a folder that holds it`,
+  redisUnreachable: (url: string, why: string): string =>
+    `Redis at ${url} is unreachable (${why}), so the pool's calls cannot complete; start Redis there or fix the url, then call again`,
+  redisNoConnection: (): string => `no connection`,
+  redisNoWorkers: (queue: string, url: string, ms: number): string =>
+    `No worker has served queue "${queue}" on ${url} for ${ms} ms, so the pool's calls cannot complete; start one with "deno run -A jsr:@parallel/multiprocessing/worker --redis ${url} --queue ${queue}", or raise "workerTimeout"`,
+  serveOptions: (options: unknown): string =>
+    `Cannot serve with ${
+      String(options)
+    }: pass { url: "redis://host:6379", queue: "jobs" }`,
+  serveUnreachable: (
+    queue: string,
+    url: string,
+    ms: number,
+    why: string,
+  ): string =>
+    `Cannot serve queue "${queue}": Redis at ${url} did not answer within ${ms} ms (${why}); start Redis there or fix --redis`,
+  serveNoAnswer: (): string => `no answer`,
+  serveLost: (url: string): string => `lost Redis at ${url}; reconnecting`,
+  serveBack: (url: string): string => `Redis at ${url} is back`,
+  serveReaderStopped: (why: string): string => `reader stopped: ${why}`,
+  serveClosing: (): string => `The worker is closing`,
+  serveTooManyDeliveries: (fn: string, module: string, times: number): string =>
+    `The chunk of "${fn}" from "${module}" was delivered ${times} times, and each worker that held it died or went silent (a task that ends its process, or a machine lost); it is not run again. Find what ends the worker, or raise --max-deliveries`,
+  serveOutsideRoot: (worker: string, module: string, root: string): string =>
+    `Worker ${worker} refused a task of "${module}": it runs only modules under its project root ${root}, named by a relative path`,
+  serveNoModule: (
+    worker: string,
+    fn: string,
+    module: string,
+    root: string,
+  ): string =>
+    `Worker ${worker} cannot run "${fn}" from "${module}": there is no such file under its project root ${root}; deploy the project there, or start the worker with --root naming the project's folder`,
+  serveModuleDiffers: (
+    worker: string,
+    fn: string,
+    module: string,
+    ours: string,
+    theirs: string,
+  ): string =>
+    `Worker ${worker} refused "${fn}" from "${module}": its copy (sha256 ${ours}…) differs from the coordinator's (sha256 ${theirs}…); deploy the same code to every worker machine and restart the worker`,
+  serveModuleChanged: (
+    worker: string,
+    fn: string,
+    module: string,
+    then: string,
+    now: string,
+  ): string =>
+    `Worker ${worker} refused "${fn}" from "${module}": the file changed since the worker imported it (sha256 ${then}… then, ${now}… now), and a worker cannot import a module twice; restart the worker to run the new code`,
+  serveUnsendable: (chunk: number, why: string): string =>
+    `Cannot send a result of chunk ${chunk} back through Redis: ${why}; return structured-clone values (no functions or class instances)`,
+  // AsyncResult.
+  resultNotReady: (): string =>
+    `Cannot tell whether the result is successful: it is not ready yet; await wait() or get() first`,
+  resultTimeout: (ms: number): string =>
+    `Result not ready after ${ms} ms; the work goes on: call get() again to wait longer`,
 } as const;

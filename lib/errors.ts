@@ -1,6 +1,24 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
+// The library's public error classes (mod.ts re-exports them by name), and
+// `causeOf`, which the classes with their own options use. Each class is
+// registered with the wire codec, so that it crosses from a worker as itself.
+//
+// Imports lib/_shared/wire.ts only.
 
 import { registerErrors } from "./_shared/wire.ts";
+
+/**
+ * The standard part of an error's options: `{ cause }` when `options` has a
+ * cause, else nothing, so that an error made without one has no `cause`
+ * property at all (`cause: undefined` counts as none). For error classes
+ * whose options carry fields of their own beside `cause`.
+ *
+ * @param options The options given to the error's constructor.
+ * @returns What to pass to `Error` as its options.
+ */
+export function causeOf(options?: ErrorOptions): ErrorOptions | undefined {
+  return options?.cause === undefined ? undefined : { cause: options.cause };
+}
 
 /**
  * Thrown (or rejected with) when a wait runs out of time, such as
@@ -60,11 +78,15 @@ export interface ProcessErrorOptions extends ErrorOptions {
  * ```
  */
 export class ProcessError extends Error {
-  /** The name of the process that ended. */
+  /** The name of the process (worker) that ended, such as `"Process-1"` or
+   * `"PoolWorker-2"`. */
   readonly processName: string;
-  /** Its exit code. */
+  /** Its exit code, as `Process.exitCode` reports it: the code it passed to
+   * `exit()`, or 1 when it crashed or ran out of memory; -1 when no one
+   * exit is to blame (a Redis chunk whose workers kept dying). */
   readonly exitCode: number;
-  /** A machine-readable reason, when there is one. */
+  /** A machine-readable reason, such as `"ERR_WORKER_OUT_OF_MEMORY"` or
+   * `"ERR_TOO_MANY_DELIVERIES"`; `undefined` when there is none. */
   readonly code: string | undefined;
 
   /**
@@ -74,10 +96,7 @@ export class ProcessError extends Error {
    * @param options The process name, exit code and optional reason and cause.
    */
   constructor(message: string, options: ProcessErrorOptions) {
-    super(
-      message,
-      options.cause === undefined ? undefined : { cause: options.cause },
-    );
+    super(message, causeOf(options));
     this.name = "ProcessError";
     this.processName = options.processName;
     this.exitCode = options.exitCode;

@@ -1,63 +1,39 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
-// What every pool engine does with its calls, whatever runs the chunks:
-// pulling input into chunks lazily, placing results in order, progress,
-// failure, cancellation and the end of the pool. The local engine
-// (scheduler.ts) runs chunks on module Workers; the Redis engine
-// (redis/coordinator.ts) sends them to other machines.
+// What every pool engine does with its calls, whatever runs the chunks: the
+// API that `Pool` and the Redis worker command use (run, stream, submit),
+// then placing results in order, progress, failure, cancellation, statistics
+// and the end of the pool. Reading the calls' inputs into chunks is
+// feed.ts's. The local engine (local_engine.ts) runs chunks on module
+// Workers; the Redis engine (../redis/_coordinator.ts) sends them to other
+// machines.
 
-import {
-  classError,
-  findClassInstance,
-  unwrapTransfer,
-} from "../_shared/clone.ts";
-import type { Chunk, Job } from "./job.ts";
-import type { Timing } from "./stats.ts";
-
-/** What `Pool.stats()` returns. */
-export interface PoolStats {
-  /** The pool size (with a remote backend: the worker processes seen). */
-  readonly processes: number;
-  /** Workers running a task now. */
-  readonly busy: number;
-  /** Items waiting to be sent to a worker (known input only). */
-  readonly queued: number;
-  /** Items finished. */
-  readonly completed: number;
-  /** Items that failed. */
-  readonly failed: number;
-  /** Share of worker time spent running tasks since the pool started, 0-1. */
-  readonly utilization: number;
-  /** Time a task (chunk) ran in its worker, ms. */
-  readonly runTime: Timing;
-  /** Time a task waited between being sent and starting, ms. */
-  readonly waitTime: Timing;
-}
+import { classError, findClassInstance } from "../_shared/clone.ts";
+import { unwrapTransfer } from "../_shared/transferables.ts";
+import type { PoolStats } from "../pool/types.ts";
+import { type Call, openJob } from "./call.ts";
+import type { Chunk, Job, Sink } from "./job.ts";
+import { Feeder } from "./feed.ts";
+import { PoolTimings } from "./stats.ts";
+import { streamResults } from "./stream.ts";
 
 /** The face of an engine that `Pool` uses. */
 export interface PoolEngine {
-  readonly options: { readonly processes: number; readonly module: string };
   readonly closed: boolean;
   /** The error that broke the pool, if any: every later call throws it. */
   readonly broken: unknown;
-  submit(job: Job): void;
-  pump(): void;
-  cancel(job: Job): void;
+  /** Runs `call`; resolves with its results (`single`: the first only). */
+  run(call: Call, single: boolean): Promise<unknown>;
+  /** Runs `call` lazily, its results read through the iterator. */
+  stream(call: Call, ordered: boolean): AsyncIterableIterator<unknown>;
   close(): void;
   terminate(reason: unknown): void;
   joined(): Promise<void>;
   stats(): PoolStats;
 }
 
-let chunkIds = 0;
-
-/** The call-side half of an engine. */
-export abstract class Dispatcher {
-  protected readonly jobs = new Set<Job>();
-  /** Jobs that may still have input, oldest first, from `#feedHead`. */
-  #feeding: Job[] = [];
-  #feedHead = 0;
-  /** Chunks to send before new input: re-queued or pulled asynchronously. */
-  protected readonly retry: Chunk[] = [];
+/** The call side of an engine: all but running the chunks. */
+export abstract class Dispatcher extends Feeder implements PoolEngine {
+  protected readonly timings = new PoolTimings();
   protected completed = 0;
   protected failed = 0;
   protected isClosed = false;
@@ -73,19 +49,35 @@ export abstract class Dispatcher {
     return this.brokenBy;
   }
 
-  /** Sends chunks while there is room. */
-  abstract pump(): void;
+  /** The mean time a chunk ran in its worker, ms; undefined before one
+   * came back. */
+  get meanRunTime(): number | undefined {
+    return this.timings.meanRun;
+  }
+
   /** Rejects `job` with `reason` and stops its chunks. */
   abstract abort(job: Job, reason: unknown): void;
   /** Ends every worker now; unfinished calls reject with `reason`. */
   abstract terminate(reason: unknown): void;
   /** Ends what is idle once closed, and resolves `joined()` at the end. */
   protected abstract maybeFinish(): void;
+  /** The pool's size, which default chunk sizes and stream backlogs scale
+   * with. */
+  protected abstract poolSize(): number;
+  /** The worker processes, for `stats()`. */
+  protected abstract workerProcesses(): number;
+  /** The workers running a chunk now, for `stats()`. */
+  protected abstract busyWorkers(): number;
 
-  /** Adds a call and starts feeding it to workers. */
-  submit(job: Job): void {
-    this.jobs.add(job);
-    this.#feeding.push(job);
+  /** The job of `call`, results going to `sink`; not started yet.
+   * @throws what {@linkcode openJob} throws, for bad input. */
+  open(call: Call, sink: Sink): Job {
+    return openJob(call, sink, this.poolSize());
+  }
+
+  /** Adds a job and starts feeding it to workers. */
+  start(job: Job): void {
+    this.feed(job);
     const signal = job.options.signal;
     if (signal !== undefined) {
       const onAbort = () => this.abort(job, signal.reason);
@@ -93,6 +85,31 @@ export abstract class Dispatcher {
       job.cleanup = () => signal.removeEventListener("abort", onAbort);
     }
     this.pump();
+  }
+
+  /** Opens and starts `call`, its results going to `sink`. */
+  submit(call: Call, sink: Sink): void {
+    this.start(this.open(call, sink));
+  }
+
+  /** Runs `call`: its results, or the first value only when `single`. */
+  run(call: Call, single: boolean): Promise<unknown> {
+    let sink!: Sink;
+    const promise = new Promise<unknown>((resolve, reject) => {
+      sink = { kind: "collect", single, resolve, reject };
+    });
+    this.submit(call, sink);
+    return promise;
+  }
+
+  /** Runs `call` as a stream: ordered, or in completion order. */
+  stream(call: Call, ordered: boolean): AsyncIterableIterator<unknown> {
+    return streamResults(
+      this,
+      (sink) => this.open(call, sink),
+      call.what,
+      ordered,
+    );
   }
 
   /** No new calls; workers end once the queued work is done. */
@@ -109,128 +126,22 @@ export abstract class Dispatcher {
     });
   }
 
+  /** Counters and timings of the engine's work so far. */
+  stats(): PoolStats {
+    return this.timings.stats({
+      processes: this.workerProcesses(),
+      busy: this.busyWorkers(),
+      queued: this.queuedItems(),
+      completed: this.completed,
+      failed: this.failed,
+    });
+  }
+
   /** Resolves the `joined()` promises. */
   protected resolveJoined(): void {
     const waiting = this.#joined;
     this.#joined = [];
     for (const resolve of waiting) resolve();
-  }
-
-  /** Items not yet sent, where the input's length is known. */
-  protected queuedItems(): number {
-    let queued = 0;
-    for (const c of this.retry) queued += c.items.length;
-    for (const job of this.jobs) {
-      if (job.total !== undefined) queued += job.total - job.pulled;
-    }
-    return queued;
-  }
-
-  /** The next chunk to send: a re-queued one, else one from new input. */
-  protected nextChunk(): Chunk | undefined {
-    while (this.retry.length > 0) {
-      const c = this.retry.shift()!;
-      if (!c.job.settled) return c;
-    }
-    for (let i = this.#feedHead; i < this.#feeding.length; i++) {
-      const job = this.#feeding[i]!;
-      if (job.settled || job.source === null) {
-        if (i === this.#feedHead && !job.pulling) this.#feedHead++;
-        continue;
-      }
-      if (!job.wantsInput()) continue;
-      if (job.isAsync) {
-        this.#pullAsync(job);
-        continue;
-      }
-      const chunk = this.#pullSync(job);
-      if (chunk !== undefined) return chunk;
-    }
-    return undefined;
-  }
-
-  /** Drops the finished jobs at the head of the feeding list. */
-  protected compactFeeding(): void {
-    if (this.#feedHead > 256 && this.#feedHead * 2 > this.#feeding.length) {
-      this.#feeding = this.#feeding.slice(this.#feedHead);
-      this.#feedHead = 0;
-    }
-  }
-
-  #makeChunk(job: Job, items: unknown[]): Chunk {
-    const chunk: Chunk = {
-      job,
-      seq: job.chunks++,
-      start: job.pulled,
-      items,
-      id: ++chunkIds,
-      sentAt: 0,
-    };
-    job.pulled += items.length;
-    job.outstanding++;
-    return chunk;
-  }
-
-  /** A chunk of `items`, or, when there are none, settles a finished job. */
-  #chunkOrFinish(job: Job, items: unknown[]): Chunk | undefined {
-    if (items.length > 0) return this.#makeChunk(job, items);
-    this.check(job);
-    return undefined;
-  }
-
-  #pullSync(job: Job): Chunk | undefined {
-    let items: unknown[];
-    if (job.array !== null) {
-      items = job.array.slice(job.pulled, job.pulled + job.chunksize);
-    } else {
-      const it = job.source as Iterator<unknown>;
-      items = [];
-      try {
-        while (items.length < job.chunksize) {
-          const r = it.next();
-          if (r.done) {
-            job.source = null;
-            break;
-          }
-          items.push(r.value);
-        }
-      } catch (err) {
-        job.source = null;
-        this.fail(job, err);
-        return undefined;
-      }
-    }
-    // Known length: done without asking the iterator once more.
-    if (job.total !== undefined && job.pulled + items.length >= job.total) {
-      job.source = null;
-    }
-    return this.#chunkOrFinish(job, items);
-  }
-
-  async #pullAsync(job: Job): Promise<void> {
-    job.pulling = true;
-    const it = job.source as AsyncIterator<unknown>;
-    const items: unknown[] = [];
-    try {
-      while (items.length < job.chunksize) {
-        const r = await it.next();
-        if (r.done) {
-          job.source = null;
-          break;
-        }
-        items.push(r.value);
-      }
-    } catch (err) {
-      job.source = null;
-      job.pulling = false;
-      this.fail(job, err);
-      return;
-    }
-    job.pulling = false;
-    if (job.settled) return;
-    const chunk = this.#chunkOrFinish(job, items);
-    if (chunk !== undefined) this.retry.push(chunk);
-    this.pump();
   }
 
   /** Unwraps `transfer()` marks (collecting buffers into `transfer`) and
@@ -302,9 +213,7 @@ export abstract class Dispatcher {
       parked.delete(job.nextSeq++);
       if (!Array.isArray(next)) {
         job.error = { value: next.error };
-        job.settled = true;
-        job.cleanup();
-        this.#drop(job);
+        this.#settle(job);
         return;
       }
       for (const v of next) job.results.push(v);
@@ -325,16 +234,22 @@ export abstract class Dispatcher {
   /** Settles a job that has every result. */
   protected check(job: Job): void {
     if (job.settled || !job.finished()) return;
-    job.settled = true;
-    job.cleanup();
-    this.#drop(job);
+    this.#settle(job);
     if (job.sink.kind === "collect") {
       job.sink.resolve(job.sink.single ? job.results[0] : job.results);
     } else job.sink.wake();
   }
 
+  /** A chunk that ran failed at its item `at` (0: as a whole, such as its
+   * worker lost): that item and the rest of the chunk gave no result. */
+  protected failChunk(chunk: Chunk, error: unknown, at: number): void {
+    this.failed += chunk.items.length - at;
+    chunk.job.outstanding--;
+    this.fail(chunk.job, error, chunk, at);
+  }
+
   /** Fails `job`; in an ordered stream, at `chunk`'s place in the output. */
-  protected fail(job: Job, error: unknown, chunk?: Chunk): void {
+  protected fail(job: Job, error: unknown, chunk?: Chunk, at = 0): void {
     if (job.settled) return;
     if (
       job.sink.kind === "stream" && job.sink.ordered && chunk !== undefined
@@ -346,12 +261,11 @@ export abstract class Dispatcher {
       if (job.settled) this.#closeSource(job);
       return;
     }
-    job.settled = true;
-    job.cleanup();
-    this.#drop(job);
+    this.#settle(job);
     this.#closeSource(job);
-    if (job.sink.kind === "collect") job.sink.reject(error);
-    else {
+    if (job.sink.kind === "collect") {
+      job.sink.reject(error, chunk === undefined ? 0 : chunk.start + at);
+    } else {
       job.error = { value: error };
       job.sink.wake();
     }
@@ -374,7 +288,10 @@ export abstract class Dispatcher {
     }
   }
 
-  #drop(job: Job): void {
+  /** Marks `job` settled and drops it from the engine. */
+  #settle(job: Job): void {
+    job.settled = true;
+    job.cleanup();
     this.jobs.delete(job);
     this.maybeFinish();
   }
@@ -382,9 +299,7 @@ export abstract class Dispatcher {
   /** A stream consumer stopped early (break / return()). */
   cancel(job: Job): void {
     if (job.settled) return;
-    job.settled = true;
-    job.cleanup();
-    this.#drop(job);
+    this.#settle(job);
     this.#closeSource(job);
     if (job.sink.kind === "stream") job.sink.wake();
   }

@@ -1,8 +1,10 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
-// One call on a pool (map, imap, apply, ...): its input, its chunks in
-// flight, and where its results go.
+// One call on a pool (map, imap, apply, ...) while it runs: its input, its
+// chunks in flight, and where its results go.
 
 import type { FnRef } from "../_shared/wire.ts";
+import type { CallOptions } from "../pool/types.ts";
+import type { Call } from "./call.ts";
 
 /** Where a job's results go. */
 export type Sink =
@@ -11,7 +13,11 @@ export type Sink =
     /** Resolve with the first value only (apply), not the list. */
     readonly single: boolean;
     readonly resolve: (values: unknown) => void;
-    readonly reject: (error: unknown) => void;
+    /** `at`: the index in the input of the first item of the failed chunk
+     * that gave no result (the item whose task threw; the chunk's first
+     * when it failed as a whole, as when its worker died); 0 when the call
+     * failed otherwise (aborted, its input threw, a value not sendable). */
+    readonly reject: (error: unknown, at: number) => void;
   }
   | {
     readonly kind: "stream";
@@ -34,13 +40,9 @@ export interface Chunk {
   sentAt: number;
 }
 
-/** The progress and cancellation options of a call. */
-export interface CallOptions {
-  /** Aborting it rejects the call's unfinished tasks with its reason. */
-  readonly signal?: AbortSignal | undefined;
-  /** Called as items complete, with the count and (when known) the total. */
-  readonly onProgress?: ((done: number, total?: number) => void) | undefined;
-}
+/** Most results a stream's consumer may have taken before the taken ones
+ * are cut from the front of its buffer. */
+const TAKEN_COMPACT = 1024;
 
 function noop(): void {}
 
@@ -88,35 +90,30 @@ export class Job {
   /** Removes the abort listener. */
   cleanup: () => void = noop;
 
-  constructor(init: {
-    fn: FnRef;
-    target: object;
-    module: string;
-    star: boolean;
-    chunksize: number;
-    total: number | undefined;
-    source: Iterator<unknown> | AsyncIterator<unknown>;
-    isAsync: boolean;
-    array: readonly unknown[] | null;
-    sink: Sink;
-    options: CallOptions;
-    bound: number;
-  }) {
-    this.fn = init.fn;
-    this.target = init.target;
-    this.module = init.module;
-    this.star = init.star;
-    this.chunksize = init.chunksize;
-    this.total = init.total;
-    this.source = init.source;
-    this.isAsync = init.isAsync;
-    this.array = init.array;
-    if (init.sink.kind === "collect" && init.total !== undefined) {
-      this.results = new Array(init.total);
+  constructor(
+    call: Call,
+    sink: Sink,
+    source: Iterator<unknown> | AsyncIterator<unknown>,
+    isAsync: boolean,
+    total: number | undefined,
+    chunksize: number,
+    bound: number,
+  ) {
+    this.fn = call.fn;
+    this.target = call.target;
+    this.module = call.module;
+    this.star = call.star;
+    this.options = call.options;
+    this.array = Array.isArray(call.input) ? call.input : null;
+    this.source = source;
+    this.isAsync = isAsync;
+    this.total = total;
+    this.chunksize = chunksize;
+    if (sink.kind === "collect" && total !== undefined) {
+      this.results = new Array(total);
     }
-    this.sink = init.sink;
-    this.options = init.options;
-    this.bound = init.bound;
+    this.sink = sink;
+    this.bound = bound;
   }
 
   /** stream: input is paused until the backlog halves. */
@@ -142,5 +139,19 @@ export class Job {
   /** Whether every item is done. */
   finished(): boolean {
     return this.source === null && this.outstanding === 0 && !this.pulling;
+  }
+
+  /** stream: the next result for the consumer, if one is ready; the taken
+   * ones are dropped from the buffer as it goes. */
+  take(): IteratorResult<unknown> | undefined {
+    const results = this.results;
+    if (this.taken >= results.length) return undefined;
+    const value = results[this.taken];
+    results[this.taken++] = undefined;
+    if (this.taken >= TAKEN_COMPACT && this.taken * 2 >= results.length) {
+      results.splice(0, this.taken);
+      this.taken = 0;
+    }
+    return { value, done: false };
   }
 }

@@ -1,32 +1,24 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
-// The pool engine: workers, the chunk scheduler, crash recovery and abort.
+// The local engine: the scheduler of a pool's module Workers, their crash
+// recovery, and abort.
 //
 // Chunks are made lazily from each job's input when a worker has room, so an
 // endless input works and memory stays bounded. A worker runs its chunks one
 // at a time in arrival order; several may be in flight to it (a window that
-// shrinks as tasks get slower), so the head of its in-flight list is the one
-// running. When a worker dies, its head chunk fails with a ProcessError and
-// the rest are re-queued for other workers.
+// shrinks as tasks get slower: inflight.ts), so the head of its in-flight
+// list is the one running. When a worker dies, its head chunk fails with a
+// ProcessError and the rest are re-queued for other workers.
 
-import { context } from "../_shared/context.ts";
-import { livenessFor, processEnded } from "../_shared/liveness.ts";
 import { ProcessError } from "../errors.ts";
 import { messages } from "../_messages.ts";
-import { post, transfersIn } from "../_shared/clone.ts";
-import {
-  type ChunkMessage,
-  decodeError,
-  type FnRef,
-  type FromWorker,
-  type InitMessage,
-  type PoolMessage,
-} from "../_shared/wire.ts";
-import { Dispatcher, type PoolStats } from "./dispatcher.ts";
+import { post } from "../_shared/clone.ts";
+import { transfersIn } from "../_shared/transferables.ts";
+import { decodeError, type FnRef, type FromWorker } from "../_shared/wire.ts";
+import type { Permissions, ResourceLimits } from "../process/worker_options.ts";
+import { Dispatcher } from "./dispatcher.ts";
+import { inFlight, LOCAL_WINDOW } from "./inflight.ts";
 import type { Chunk, Job } from "./job.ts";
-import type { Permissions, ResourceLimits } from "./permissions.ts";
-import { nextPid, pidCounter } from "./registry.ts";
-import { spawnWorker, type WorkerHandle } from "./spawn.ts";
-import { Samples } from "./stats.ts";
+import { batchMessage, PoolWorker } from "./pool_worker.ts";
 
 /** The pool's settings, every default filled in. */
 export interface EngineOptions {
@@ -34,45 +26,20 @@ export interface EngineOptions {
   readonly module: string;
   readonly permissions: Permissions;
   readonly resourceLimits: ResourceLimits | undefined;
-  readonly initializer: { fn: FnRef; args: unknown[] } | undefined;
+  readonly initializer:
+    | { readonly fn: FnRef; readonly args: readonly unknown[] }
+    | undefined;
   readonly maxTasksPerChild: number;
   readonly idleTimeout: number;
 }
 
-export type { PoolStats } from "./dispatcher.ts";
-
-type Port = MessagePort & { ref(): void; unref(): void };
-
-class PoolWorker {
-  readonly name: string;
-  readonly port: Port;
-  handle: WorkerHandle | null = null;
-  readonly inflight: Chunk[] = [];
-  readonly fns = new Set<number>();
-  tasks = 0;
-  alive = true;
-  idleTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Chunks to send in the next batch. */
-  out: { chunks: Chunk[]; transfer: Transferable[] } | null = null;
-
-  constructor(name: string, port: Port) {
-    this.name = name;
-    this.port = port;
-  }
-}
-
-let workerNames = 0;
-
-/** The engine behind a `Pool`. */
+/** The engine of a `Pool` on this machine's module Workers. */
 export class Engine extends Dispatcher {
   readonly options: EngineOptions;
   readonly #workers: PoolWorker[] = [];
   readonly #fnKeys = new Map<string, number>();
   readonly #targetKeys = new WeakMap<object, number>();
-  readonly #run = new Samples();
-  readonly #wait = new Samples();
-  readonly #started = performance.now();
-  #window = 1;
+  #window = LOCAL_WINDOW.min;
   #flushing = false;
 
   constructor(options: EngineOptions) {
@@ -104,25 +71,16 @@ export class Engine extends Dispatcher {
     if (replaced) setTimeout(() => this.pump(), 0);
   }
 
-  /** The mean time a chunk ran in a worker, ms (0 before any ran). */
-  get meanRunTime(): number {
-    return this.#run.mean;
+  protected poolSize(): number {
+    return this.options.processes;
   }
 
-  stats(): PoolStats {
-    const elapsed = performance.now() - this.#started;
-    return {
-      processes: this.options.processes,
-      busy: this.#workers.filter((w) => w.inflight.length > 0).length,
-      queued: this.queuedItems(),
-      completed: this.completed,
-      failed: this.failed,
-      utilization: elapsed > 0
-        ? Math.min(1, this.#run.sum / (elapsed * this.options.processes))
-        : 0,
-      runTime: this.#run.timing(),
-      waitTime: this.#wait.timing(),
-    };
+  protected workerProcesses(): number {
+    return this.options.processes;
+  }
+
+  protected busyWorkers(): number {
+    return this.#workers.filter((w) => w.inflight.length > 0).length;
   }
 
   /** Sends chunks to workers while any has room. */
@@ -155,39 +113,10 @@ export class Engine extends Dispatcher {
   }
 
   #spawn(): PoolWorker {
-    const ctx = context();
-    const name = `PoolWorker-${++workerNames}`;
-    const { port1, port2 } = new MessageChannel();
-    const init: InitMessage = {
-      t: "init",
-      pids: pidCounter(),
-      liveness: livenessFor(port1),
-      module: this.options.module,
-    };
-    port1.postMessage(init);
-    const pool: PoolMessage = this.options.initializer === undefined
-      ? { t: "pool" }
-      : { t: "pool", init: this.options.initializer };
-    port1.postMessage(pool);
-    const worker = new PoolWorker(name, port1 as Port);
-    worker.port.unref();
-    port1.onmessage = (e: MessageEvent<FromWorker>) =>
-      this.#onMessage(worker, e.data);
-    worker.handle = spawnWorker(
-      {
-        identity: {
-          name,
-          pid: nextPid(),
-          daemon: true,
-          parent: { ...ctx.current },
-        },
-        module: this.options.module,
-        permissions: this.options.permissions,
-        resourceLimits: this.options.resourceLimits,
-        detached: false,
-      },
-      port2,
-      (code, error) => this.#died(worker, code, error),
+    const worker = PoolWorker.spawn(
+      this.options,
+      (w, msg) => this.#onMessage(w, msg),
+      (w, code, error) => this.#died(w, code, error),
     );
     this.#workers.push(worker);
     return worker;
@@ -236,29 +165,6 @@ export class Engine extends Dispatcher {
     for (const w of this.#workers) if (w.out !== null) this.#flush(w);
   }
 
-  #batch(chunks: Chunk[]): ChunkMessage {
-    const c: number[] = [];
-    const k: number[] = [];
-    const s: number[] = [];
-    const n: number[] = [];
-    let a: unknown[];
-    if (chunks.length === 1) {
-      a = chunks[0]!.items;
-    } else {
-      a = [];
-      for (const chunk of chunks) for (const item of chunk.items) a.push(item);
-    }
-    const now = performance.now();
-    for (const chunk of chunks) {
-      c.push(chunk.id);
-      k.push(chunk.job.key);
-      s.push(chunk.job.star ? 1 : 0);
-      n.push(chunk.items.length);
-      chunk.sentAt = now;
-    }
-    return { t: "x", c, k, s, n, a };
-  }
-
   #flush(w: PoolWorker): void {
     const out = w.out!;
     w.out = null;
@@ -267,7 +173,7 @@ export class Engine extends Dispatcher {
     // so a batch that moves buffers goes chunk by chunk from the start.
     if (out.transfer.length === 0) {
       try {
-        w.port.postMessage(this.#batch(out.chunks), out.transfer);
+        w.port.postMessage(batchMessage(out.chunks), out.transfer);
         return;
       } catch {
         // fall through: find the chunk that cannot be sent
@@ -276,7 +182,7 @@ export class Engine extends Dispatcher {
     // Chunk by chunk: a value that cannot be sent fails only its call.
     for (const chunk of out.chunks) {
       if (chunk.job.settled) {
-        this.#forget(w, chunk);
+        w.forget(chunk);
         continue;
       }
       const job = chunk.job;
@@ -284,13 +190,13 @@ export class Engine extends Dispatcher {
       try {
         post(
           w.port,
-          this.#batch([chunk]),
+          batchMessage([chunk]),
           items.length === 1 ? items[0] : items,
           this.pathOf(chunk),
           transfersIn(items, out.transfer),
         );
       } catch (err) {
-        this.#forget(w, chunk);
+        w.forget(chunk);
         job.outstanding--;
         this.fail(job, err);
       }
@@ -299,20 +205,13 @@ export class Engine extends Dispatcher {
     this.pump();
   }
 
-  /** Removes a chunk that was never sent. */
-  #forget(w: PoolWorker, chunk: Chunk): void {
-    const i = w.inflight.indexOf(chunk);
-    if (i !== -1) w.inflight.splice(i, 1);
-    w.tasks--;
-  }
-
   #onMessage(w: PoolWorker, msg: FromWorker): void {
     switch (msg.t) {
       case "r": {
         let at = 0;
         for (let j = 0; j < msg.c.length; j++) {
           const n = msg.n[j]!;
-          const chunk = this.#take(w, msg.c[j]!);
+          const chunk = w.take(msg.c[j]!);
           if (chunk !== undefined) {
             this.#timing(chunk, msg.d[j]!);
             this.deliver(chunk, msg.v, at, n);
@@ -323,12 +222,10 @@ export class Engine extends Dispatcher {
         break;
       }
       case "e": {
-        const chunk = this.#take(w, msg.c);
+        const chunk = w.take(msg.c);
         if (chunk === undefined) return;
         this.#timing(chunk, msg.d);
-        this.failed += chunk.items.length - msg.i;
-        chunk.job.outstanding--;
-        this.fail(chunk.job, decodeError(msg.e), chunk);
+        this.failChunk(chunk, decodeError(msg.e), msg.i);
         this.#afterTask(w);
         break;
       }
@@ -345,23 +242,10 @@ export class Engine extends Dispatcher {
     }
   }
 
-  #take(w: PoolWorker, id: number): Chunk | undefined {
-    const inflight = w.inflight;
-    if (inflight.length > 0 && inflight[0]!.id === id) return inflight.shift();
-    const i = inflight.findIndex((c) => c.id === id);
-    return i === -1 ? undefined : inflight.splice(i, 1)[0];
-  }
-
+  /** Records a chunk's times; pipelines deeper as chunks get shorter. */
   #timing(chunk: Chunk, d: number): void {
-    const rtt = performance.now() - chunk.sentAt;
-    this.#run.add(d);
-    this.#wait.add(Math.max(0, rtt - d));
-    // Pipeline deeper when tasks are short: ~2 ms of work in flight.
-    const mean = this.#run.mean;
-    this.#window = Math.max(
-      1,
-      Math.min(256, Math.floor(2 / Math.max(mean, 0.005))),
-    );
+    this.timings.add(d, performance.now() - chunk.sentAt);
+    this.#window = inFlight(this.timings.meanRun, LOCAL_WINDOW);
   }
 
   #afterTask(w: PoolWorker): void {
@@ -393,13 +277,7 @@ export class Engine extends Dispatcher {
   }
 
   #retire(w: PoolWorker): void {
-    if (!w.alive) return;
-    w.alive = false;
-    w.out = null;
-    clearTimeout(w.idleTimer);
-    w.handle?.kill();
-    w.port.close();
-    processEnded(w.port);
+    if (!w.retire()) return;
     const i = this.#workers.indexOf(w);
     if (i !== -1) this.#workers.splice(i, 1);
   }
@@ -410,8 +288,6 @@ export class Engine extends Dispatcher {
     this.#requeue(w);
     this.#retire(w);
     if (head !== undefined) {
-      head.job.outstanding--;
-      this.failed += head.items.length;
       const cause = error instanceof ProcessError ? error.cause : error;
       const err = error instanceof ProcessError ? error : new ProcessError(
         messages.workerDied(w.name, code, head.job.fn.name),
@@ -419,7 +295,7 @@ export class Engine extends Dispatcher {
           ? { processName: w.name, exitCode: code }
           : { processName: w.name, exitCode: code, cause },
       );
-      this.fail(head.job, err, head);
+      this.failChunk(head, err, 0);
     }
     this.pump();
     this.maybeFinish();

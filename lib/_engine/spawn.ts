@@ -5,19 +5,24 @@
 //   its exit. The main side unreferences it; the MessagePort decides liveness.
 // - "web": a web Worker with scoped permissions. Deno cannot unreference a
 //   web Worker, so one that must never keep the program alive (a daemon) is
-//   created by the hub thread (see _hub.ts), which the main side does
+//   created by the hub thread (see ../_worker/hub.ts), which the main side does
 //   unreference; others are created here, and ended when idle.
 
 import { getHeapStatistics } from "node:v8";
 import {
+  SHARE_ENV,
   type TransferListItem as ThreadTransferable,
   Worker as ThreadWorker,
 } from "node:worker_threads";
-import type { HubDeath, HubRequest } from "../_worker/hub.ts";
 import { ProcessError } from "../errors.ts";
 import { messages } from "../_messages.ts";
-import { decodeError, type WorkerIdentity } from "../_shared/wire.ts";
-import type { Permissions, ResourceLimits } from "./permissions.ts";
+import {
+  decodeError,
+  type HubDeath,
+  type HubRequest,
+  type WorkerIdentity,
+} from "../_shared/wire.ts";
+import type { Permissions, ResourceLimits } from "../process/worker_options.ts";
 
 const THREAD_ENTRY = new URL("../_worker/thread_entry.ts", import.meta.url);
 const HUB_ENTRY = new URL("../_worker/hub.ts", import.meta.url);
@@ -51,6 +56,22 @@ function heapLimitMb(): number {
   return defaultLimit;
 }
 
+/**
+ * The `env` option for a node:worker_threads Worker. By default such a Worker
+ * copies `process.env`, which reads every variable: without env access, Deno
+ * prompts for it (`deno run -R` in a terminal stops at "Deno requests env
+ * access" before the first worker starts). So a thread copies the environment
+ * only when the program may read all of it, as before; otherwise it shares
+ * the main thread's view (SHARE_ENV), which reads nothing up front and checks
+ * each variable when the worker's own code reads it, as the main thread would.
+ * `querySync` never prompts.
+ */
+function threadEnv(): { env: typeof SHARE_ENV } | Record<never, never> {
+  return Deno.permissions.querySync({ name: "env" }).state === "granted"
+    ? {}
+    : { env: SHARE_ENV };
+}
+
 function spawnThread(
   spec: WorkerSpec,
   port: MessagePort,
@@ -67,6 +88,7 @@ function spawnThread(
       workerData: { identity: spec.identity, module: spec.module, port },
       transferList: [port as unknown as ThreadTransferable],
       resourceLimits: limits,
+      ...threadEnv(),
     } as ConstructorParameters<typeof ThreadWorker>[1],
   );
   worker.unref();
@@ -122,7 +144,10 @@ let nextId = 1;
 
 function getHub(): Hub {
   if (hub !== undefined) return hub;
-  const thread = new ThreadWorker(HUB_ENTRY, { name: "multiprocessing-hub" });
+  const thread = new ThreadWorker(HUB_ENTRY, {
+    name: "multiprocessing-hub",
+    ...threadEnv(),
+  });
   thread.unref();
   const deaths = new Map<number, OnDeath>();
   thread.on("message", (msg: HubDeath) => {

@@ -1,17 +1,22 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
 // Finding a target's module: from the call site, or as given, and checking
-// early (when the source can be read) that the function is exported there.
+// early (when the source can be read) that the function is exported there;
+// and a pool's targets, each looked up once.
 
 import { messages } from "../_messages.ts";
 import type { FnRef } from "../_shared/wire.ts";
+import { assertReadable } from "./permissions.ts";
 
 const LIB = new URL("../", import.meta.url).href;
+/** Stack frames read to find the caller: the library's own frames come
+ * first, and a deep call chain inside it must not hide the caller. */
+const STACK_FRAMES = 64;
 const FRAME = /((?:file|https?|jsr|npm|data|blob):[^\s()]+?):\d+:\d+\)?\s*$/;
 
 /** The URL of the first module on the stack outside this library. */
 export function callerModule(): string {
   const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 64;
+  Error.stackTraceLimit = STACK_FRAMES;
   const stack = new Error().stack ?? "";
   Error.stackTraceLimit = limit;
   for (const line of stack.split("\n").slice(1)) {
@@ -70,13 +75,14 @@ function escape(name: string): string {
   return name.replace(/[$]/g, "\\$");
 }
 
+/** The module and name pairs checked already. */
+const checked = new Set<string>();
+
 /**
  * Throws a TypeError when `ref` is surely not exported from `module`. Only a
  * local module whose source can be read is checked here; the worker checks
  * every case again when it looks the function up.
  */
-const checked = new Set<string>();
-
 export function checkExported(ref: FnRef, module: string): void {
   const id = `${module}\0${ref.name}`;
   if (checked.has(id)) return;
@@ -104,4 +110,49 @@ function checkSource(ref: FnRef, module: string): void {
   ];
   if (patterns.some((p) => new RegExp(p).test(text))) return;
   throw new TypeError(messages.notExported(ref.name, module));
+}
+
+/** A pool's target function: its reference and the module that exports it.
+ * The object itself stands for the function in the engine's key cache. */
+export interface Target {
+  readonly ref: FnRef;
+  readonly module: string;
+}
+
+// A function is defined in one module: its call-site lookup is done once.
+const bySite = new WeakMap<object, Target>();
+
+/** The targets of one pool, found from each call site, or in the pool's
+ * `module` when it was given. */
+export class Targets {
+  readonly #given: string | undefined;
+  readonly #module: string;
+  readonly #cache: WeakMap<object, Target>;
+
+  /** `given`: the pool's "module" option; `module`: the module its workers
+   * load first (they need read access only to other modules). */
+  constructor(given: string | undefined, module: string) {
+    this.#given = given;
+    this.#module = module;
+    this.#cache = given === undefined ? bySite : new WeakMap();
+  }
+
+  /**
+   * The target of `fn`, passed to the pool method `what`.
+   *
+   * @throws {TypeError} when `fn` is not a function exported by its module.
+   * @throws {Deno.errors.NotCapable} when a worker could not read its module.
+   */
+  of(fn: unknown, what: string): Target {
+    let target = typeof fn === "function" ? this.#cache.get(fn) : undefined;
+    if (target === undefined) {
+      const ref = fnRef(fn, `the target of ${what}`);
+      const module = this.#given ?? resolveModule(undefined);
+      checkExported(ref, module);
+      target = { ref, module };
+      this.#cache.set(fn as object, target);
+    }
+    if (target.module !== this.#module) assertReadable(target.module);
+    return target;
+  }
 }

@@ -1,8 +1,19 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
-// Turning a failed structured clone into an error that names the bad value.
-// Imported by both sides.
+// Turning a failed structured clone into an error that names the bad value,
+// and posting with that check. Imported by both sides; the marks of
+// `transfer()` are in transferables.ts.
+//
+// Imports lib/_messages.ts only.
 
 import { messages, quote } from "../_messages.ts";
+
+/** The path step to property `key` (an index, when `array` is true). */
+function stepTo(key: string, array: boolean): string {
+  if (array && /^\d+$/.test(key)) return `[${key}]`;
+  return /^[A-Za-z_$][\w$]*$/.test(key)
+    ? `.${key}`
+    : `[${JSON.stringify(key)}]`;
+}
 
 function reasonFor(value: unknown): string | undefined {
   switch (typeof value) {
@@ -27,7 +38,7 @@ export function findUncloneable(
   value: unknown,
   path: string,
   seen: Set<unknown> = new Set(),
-): { path: string; reason: string } | undefined {
+): CloneFailure | undefined {
   const reason = reasonFor(value);
   if (reason !== undefined) return { path, reason };
   if (value === null || typeof value !== "object" || seen.has(value)) {
@@ -52,15 +63,11 @@ export function findUncloneable(
     }
     return undefined;
   }
+  const array = Array.isArray(value);
   for (const key of Object.keys(value)) {
-    const step = Array.isArray(value) && /^\d+$/.test(key)
-      ? `[${key}]`
-      : /^[A-Za-z_$][\w$]*$/.test(key)
-      ? `.${key}`
-      : `[${JSON.stringify(key)}]`;
     const found = findUncloneable(
       (value as Record<string, unknown>)[key],
-      path + step,
+      path + stepTo(key, array),
       seen,
     );
     if (found) return found;
@@ -100,7 +107,7 @@ export function findClassInstance(
   value: unknown,
   path: string,
   seen: Set<unknown> = new Set(),
-): { path: string; reason: string } | undefined {
+): CloneFailure | undefined {
   if (value === null || typeof value !== "object" || seen.has(value)) {
     return undefined;
   }
@@ -131,12 +138,9 @@ export function findClassInstance(
     }
   }
   for (const key of Object.keys(value)) {
-    const step = /^[A-Za-z_$][\w$]*$/.test(key)
-      ? `.${key}`
-      : `[${JSON.stringify(key)}]`;
     const found = findClassInstance(
       (value as Record<string, unknown>)[key],
-      path + step,
+      path + stepTo(key, false),
       seen,
     );
     if (found) return found;
@@ -144,11 +148,15 @@ export function findClassInstance(
   return undefined;
 }
 
-/** A DataCloneError for a class instance found by `findClassInstance`. */
-export function classError(
-  found: { path: string; reason: string },
-  back = false,
-): DOMException {
+/** Where a value fails to clone, and why. */
+export interface CloneFailure {
+  readonly path: string;
+  readonly reason: string;
+}
+
+/** A `DataCloneError` for a failure that `findClassInstance` (or
+ * `findUncloneable`) found (`back`: in a value a worker sends back). */
+export function classError(found: CloneFailure, back = false): DOMException {
   return new DOMException(
     (back ? messages.dataCloneBack : messages.dataClone)(
       found.path,
@@ -165,17 +173,12 @@ export function cloneError(
   cause: unknown,
   back = false,
 ): DOMException {
-  const found = findUncloneable(value, path);
-  const detail = found ?? {
-    path,
-    reason: cause instanceof Error ? cause.message : String(cause),
-  };
-  const err = new DOMException(
-    (back ? messages.dataCloneBack : messages.dataClone)(
-      detail.path,
-      detail.reason,
-    ),
-    "DataCloneError",
+  const err = classError(
+    findUncloneable(value, path) ?? {
+      path,
+      reason: cause instanceof Error ? cause.message : String(cause),
+    },
+    back,
   );
   Object.defineProperty(err, "cause", { value: cause, configurable: true });
   return err;
@@ -200,84 +203,4 @@ export function post(
     }
     throw err;
   }
-}
-
-/** A value marked by `transfer()`: its buffers move instead of copying. */
-export interface Transfer<T> {
-  /** The brand that marks the wrapper. */
-  readonly $transfer: true;
-  /** The value to send. */
-  readonly value: T;
-  /** The buffers that move with it. */
-  readonly list: Transferable[];
-}
-
-function collect(
-  value: unknown,
-  out: Set<Transferable>,
-  seen: Set<unknown>,
-): void {
-  if (value === null || typeof value !== "object" || seen.has(value)) return;
-  seen.add(value);
-  if (value instanceof ArrayBuffer) {
-    out.add(value);
-    return;
-  }
-  if (ArrayBuffer.isView(value)) {
-    if (value.buffer instanceof ArrayBuffer) out.add(value.buffer);
-    return;
-  }
-  if (value instanceof MessagePort) {
-    out.add(value);
-    return;
-  }
-  if (value instanceof Map) {
-    for (const [k, v] of value) {
-      collect(k, out, seen);
-      collect(v, out, seen);
-    }
-    return;
-  }
-  if (value instanceof Set) {
-    for (const v of value) collect(v, out, seen);
-    return;
-  }
-  for (const v of Object.values(value)) collect(v, out, seen);
-}
-
-/** Which of `marked` (a batch's transfer list) `value` holds. */
-export function transfersIn(
-  value: unknown,
-  marked: readonly Transferable[],
-): Transferable[] {
-  const found = new Set<Transferable>();
-  collect(value, found, new Set());
-  return marked.filter((t) => found.has(t));
-}
-
-/** Marks `value` so that its ArrayBuffers (found in it, or `list`) move. */
-export function markTransfer<T>(value: T, list?: Transferable[]): Transfer<T> {
-  let buffers = list;
-  if (buffers === undefined) {
-    const found = new Set<Transferable>();
-    collect(value, found, new Set());
-    buffers = [...found];
-  }
-  return { $transfer: true, value, list: buffers };
-}
-
-/** If `value` is marked, unwraps it and adds its buffers to `transfer`. */
-export function unwrapTransfer(
-  value: unknown,
-  transfer: Transferable[],
-): unknown {
-  if (
-    value !== null && typeof value === "object" &&
-    (value as Partial<Transfer<unknown>>).$transfer === true
-  ) {
-    const t = value as Transfer<unknown>;
-    for (const b of t.list) if (!transfer.includes(b)) transfer.push(b);
-    return t.value;
-  }
-  return value;
 }

@@ -2,16 +2,11 @@
 // The identity of the process this code runs in. Shared through `globalThis`
 // so that the bootstrap (worker side) and the public API (which the user's
 // module imports, possibly from another URL) see one state per isolate.
+//
+// Imports only a type, from lib/process/current_process.ts (where the public
+// `ProcessInfo` is defined): nothing at run time.
 
-/** What `currentProcess()` and `parentProcess()` report. */
-export interface ProcessInfo {
-  /** The process name, `"MainProcess"` in the main program. */
-  readonly name: string;
-  /** A positive id, unique among this program's processes. */
-  readonly pid: number;
-  /** Whether the process is a daemon. */
-  readonly daemon: boolean;
-}
+import type { ProcessInfo } from "../process/current_process.ts";
 
 /** The per-isolate state. */
 export interface Context {
@@ -21,9 +16,12 @@ export interface Context {
   importing: boolean;
   /** True inside a worker started by this library. */
   inWorker: boolean;
+  /** True inside a worker with scoped permissions: one exists, so
+   * --unstable-worker-options is known to be on. */
+  workerOptions: boolean;
   /** Shared pid counter (a one-element Int32Array on a SharedArrayBuffer). */
   pids: Int32Array | null;
-  /** Program-wide table of ended pids (see `_liveness.ts`). */
+  /** Program-wide table of ended pids (see liveness.ts). */
   liveness: Int32Array | null;
 }
 
@@ -39,6 +37,7 @@ export function context(): Context {
       parent: null,
       importing: false,
       inWorker: false,
+      workerOptions: false,
       pids: null,
       liveness: null,
     };

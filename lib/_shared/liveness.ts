@@ -15,17 +15,26 @@
 // retires a worker. It does not know a pool worker's pid there, so each worker
 // writes its own pid into a one-word buffer ("self") when it starts, and the
 // main side finds that buffer again from the worker's port.
+//
+// Imports lib/_shared/context.ts only.
 
 import { context } from "./context.ts";
 
+/** How many ended pids the table remembers at once. */
 const SLOTS = 65_536;
+/** The word bumped at each end. */
 const EPOCH = 0;
+/** The word of slot 0; pid `p` is recorded at `FIRST_SLOT + p % SLOTS`. */
+const FIRST_SLOT = 1;
+const WORD = Int32Array.BYTES_PER_ELEMENT;
 
 /** The liveness table of this program (made on first use in the main
  * program; received in the InitMessage in a worker). */
 export function livenessTable(): Int32Array {
   const ctx = context();
-  ctx.liveness ??= new Int32Array(new SharedArrayBuffer(4 * (SLOTS + 1)));
+  ctx.liveness ??= new Int32Array(
+    new SharedArrayBuffer(WORD * (FIRST_SLOT + SLOTS)),
+  );
   return ctx.liveness;
 }
 
@@ -35,7 +44,7 @@ const selves = new WeakMap<object, Int32Array>();
 export function livenessFor(
   port: object,
 ): { table: Int32Array; self: Int32Array } {
-  const self = new Int32Array(new SharedArrayBuffer(4));
+  const self = new Int32Array(new SharedArrayBuffer(WORD));
   selves.set(port, self);
   return { table: livenessTable(), self };
 }
@@ -53,7 +62,7 @@ export function processEnded(port: object | null): void {
 /** Records `pid` as ended and wakes every isolate's death watcher. */
 export function markEnded(pid: number): void {
   const table = livenessTable();
-  Atomics.store(table, 1 + (pid % SLOTS), pid);
+  Atomics.store(table, FIRST_SLOT + (pid % SLOTS), pid);
   Atomics.add(table, EPOCH, 1);
   Atomics.notify(table, EPOCH);
 }
@@ -62,7 +71,8 @@ export function markEnded(pid: number): void {
 export function hasEnded(pid: number): boolean {
   if (pid <= 0 || pid === context().current.pid) return false;
   const table = context().liveness;
-  return table !== null && Atomics.load(table, 1 + (pid % SLOTS)) === pid;
+  return table !== null &&
+    Atomics.load(table, FIRST_SLOT + (pid % SLOTS)) === pid;
 }
 
 // ---- death watch ------------------------------------------------------------

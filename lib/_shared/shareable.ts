@@ -3,10 +3,14 @@
 // shared values). Their state lives in own, cloneable fields (SharedArrayBuffer,
 // MessagePort, numbers), and an own `$mp` field names their class; structured
 // clone drops the prototype, and `revive` puts it back from a registry that
-// each class fills when its module loads. Imported by both sides.
+// each class fills when its module loads. Imported by both sides; imports
+// nothing.
 
 /** The own field that names a shareable's class. */
 export const BRAND = "$mp";
+
+/** How deep `revive` looks into containers for shareables. */
+const REVIVE_DEPTH = 4;
 
 const KEY = Symbol.for("@parallel/multiprocessing/shareables");
 
@@ -21,11 +25,14 @@ export function registerShareable(name: string, proto: object): void {
 }
 
 /**
- * Restores the prototypes of branded objects in `value` (up to 4 levels of
- * arrays, plain objects, Map values and Set members). Cheap for primitives.
+ * Restores the prototypes of branded objects in `value` (up to
+ * `REVIVE_DEPTH` levels of arrays, plain objects, Map values and Set
+ * members). Cheap for primitives.
  */
 export function revive<T>(value: T, depth = 0): T {
-  if (value === null || typeof value !== "object" || depth > 4) return value;
+  if (value === null || typeof value !== "object" || depth > REVIVE_DEPTH) {
+    return value;
+  }
   const brand = (value as Record<string, unknown>)[BRAND];
   if (typeof brand === "string") {
     const proto = registry().get(brand);

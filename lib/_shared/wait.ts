@@ -1,18 +1,29 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
 // Waiting on shared words, for queues, pipes, locks and the like. Imported by
-// both sides; imports nothing from the main-side engine.
+// both sides.
 //
 // Every async wait is one `Atomics.waitAsync` on the word that will change
 // (with its timeout, so that V8 drops a waiter that gave up), woken by
 // `Atomics.notify`. A pending waitAsync does not keep Deno's event loop alive,
 // so while any wait is pending this isolate keeps one long, idle interval
 // timer, as a blocked call keeps a Python program running.
+//
+// Imports lib/_shared/, lib/_check.ts, lib/_messages.ts and lib/errors.ts:
+// nothing from the main-side engine.
 
 import { context } from "./context.ts";
-import { checkTimeout } from "../_check.ts";
+import { checkTimeout, MAX_TIMER } from "../_check.ts";
 import { messages } from "../_messages.ts";
 import { hasEnded, watchEnds } from "./liveness.ts";
 import { AbandonedLockError } from "../errors.ts";
+
+/** How often `lockGuard` looks at a held guard before it sleeps on it. */
+const GUARD_SPINS = 1000;
+/** How long (ms) `lockGuard` sleeps at a time on a guard whose holder runs,
+ * before it looks again whether the holder ended. */
+const GUARD_NAP_MS = 20;
+/** How often `takeOwner` looks at a held lock before it waits async. */
+const OWNER_SPINS = 200;
 
 /** This process's id, as held in lock words. */
 export function me(): number {
@@ -35,7 +46,7 @@ let holds = 0;
 let keepAlive: ReturnType<typeof setInterval> | undefined;
 
 function hold(): void {
-  if (holds++ === 0) keepAlive = setInterval(() => {}, 2 ** 31 - 1);
+  if (holds++ === 0) keepAlive = setInterval(() => {}, MAX_TIMER);
 }
 
 function unhold(): void {
@@ -84,7 +95,7 @@ export function lockGuard(ia: Int32Array, index: number, pid: number): number {
       if (Atomics.compareExchange(ia, index, 0, pid) === 0) return 0;
       continue;
     }
-    if (spin < 1000) continue;
+    if (spin < GUARD_SPINS) continue;
     if (hasEnded(holder)) {
       if (Atomics.compareExchange(ia, index, holder, pid) === holder) {
         return holder;
@@ -93,7 +104,7 @@ export function lockGuard(ia: Int32Array, index: number, pid: number): number {
     }
     // The holder is running (or descheduled): sleep until it unlocks; wake
     // now and then to see whether it ended while holding the guard.
-    Atomics.wait(ia, index, holder, 20);
+    Atomics.wait(ia, index, holder, GUARD_NAP_MS);
   }
 }
 
@@ -122,7 +133,7 @@ export function takeOwner(
 ): boolean | Promise<boolean> {
   if (Atomics.compareExchange(ia, OWNER, 0, pid) === 0) return true;
   // An owner in another process often lets go within microseconds.
-  for (let spin = 0; spin < 200; spin++) {
+  for (let spin = 0; spin < OWNER_SPINS; spin++) {
     const owner = Atomics.load(ia, OWNER);
     if (owner === pid) break;
     if (owner === 0 && Atomics.compareExchange(ia, OWNER, 0, pid) === 0) {

@@ -1,8 +1,16 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
-// The wire protocol between the main side and a worker, and the error codec.
-// Imported by both sides; it imports nothing.
+// The wire protocol between the main side and a worker (and the hub thread
+// that owns scoped workers), and the error codec. Imported by both sides.
+//
+// Imports only types, from lib/process/ (where the public `ProcessInfo` and
+// `Permissions` are defined): nothing at run time.
 
-import type { ProcessInfo } from "./context.ts";
+import type { ProcessInfo } from "../process/current_process.ts";
+import type { Permissions } from "../process/worker_options.ts";
+
+/** How deep nested `cause`s and `errors` of an error are encoded; deeper
+ * ones (or a cycle) are dropped. */
+const MAX_ERROR_DEPTH = 16;
 
 /** What a worker is told about itself when it starts. */
 export interface WorkerIdentity extends ProcessInfo {
@@ -104,6 +112,26 @@ export interface ExitMessage {
   readonly error?: WireError;
 }
 
+/** main → hub: start a scoped worker, or end one. */
+export type HubRequest =
+  | {
+    readonly op: "spawn";
+    readonly id: number;
+    readonly entry: string;
+    readonly name: string;
+    readonly permissions: Permissions;
+    readonly port: MessagePort;
+  }
+  | { readonly op: "kill"; readonly id: number };
+
+/** hub → main: a worker ended without its port saying so. */
+export interface HubDeath {
+  readonly op: "dead";
+  readonly id: number;
+  readonly code: number;
+  readonly error?: unknown;
+}
+
 /** An error as it crosses the wire. */
 export interface WireError {
   readonly $error: true;
@@ -170,10 +198,10 @@ export function encodeError(value: unknown, depth = 0): WireError | WireThrown {
   if (typeof err.stack === "string") out.stack = err.stack;
   if (props) out.props = props;
   if (LIBRARY.get(out.ctor) === err.constructor) out.lib = true;
-  if ("cause" in err && depth < 16) {
+  if ("cause" in err && depth < MAX_ERROR_DEPTH) {
     out.cause = encodeError(err.cause, depth + 1);
   }
-  if (Array.isArray(err.errors) && depth < 16) {
+  if (Array.isArray(err.errors) && depth < MAX_ERROR_DEPTH) {
     out.errors = err.errors.map((e) => encodeError(e, depth + 1));
   }
   return out;

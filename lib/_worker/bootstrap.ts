@@ -1,38 +1,35 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
-// Runs inside every worker. Imports nothing from the main-side engine.
+// The worker bootstrap: how every worker starts. It takes the worker's
+// identity, watches for its end, imports its target module, attaches the
+// port to the main side, and then runs what it is sent: one target (a
+// Process, here) or the chunks of a pool (task_runner.ts).
 //
 // Web workers start from a generated entry that imports, in order: a module
 // calling `identify()`, the target module (statically: a worker with scoped
 // permissions cannot `import()` it), then calls `loaded()`. Thread workers
-// (node:worker_threads) start from `_thread_entry.ts`, which does the same
-// with a dynamic import. The main side talks to the worker over a
-// MessagePort, which arrives as the first message (web) or in `workerData`.
+// (node:worker_threads) start from thread_entry.ts, which does the same with
+// a dynamic import. The main side talks to the worker over a MessagePort,
+// which arrives as the first message (web) or in `workerData` (thread).
+//
+// Imports lib/_shared/, lib/_messages.ts and task_runner.ts only: nothing
+// from the main-side engine.
 
 import { context } from "../_shared/context.ts";
 import { messages } from "../_messages.ts";
-import {
-  classError,
-  cloneError,
-  findClassInstance,
-  unwrapTransfer,
-} from "../_shared/clone.ts";
 import { revive } from "../_shared/shareable.ts";
 import {
-  type ChunkMessage,
   encodeError,
   type ExitMessage,
-  type FnMessage,
   type FnRef,
   type FromWorker,
-  type PoolMessage,
   type RunMessage,
   type ToWorker,
   type WireError,
   type WorkerIdentity,
 } from "../_shared/wire.ts";
+import { type TargetFn, TaskRunner } from "./task_runner.ts";
 
 type Namespace = Record<string, unknown>;
-type Fn = (...a: unknown[]) => unknown;
 
 /** The worker's global scope, typed for what this file uses. */
 const scope = globalThis as unknown as {
@@ -41,7 +38,10 @@ const scope = globalThis as unknown as {
 };
 const ctx = context();
 let port: MessagePort | null = null;
+let runner: TaskRunner | null = null;
 let moduleUrl = "";
+/** A web worker: it can load no module but the one it started with. */
+let web = false;
 let exited = false;
 let resolveNs!: (ns: Namespace | null) => void;
 const namespace = new Promise<Namespace | null>((r) => resolveNs = r);
@@ -58,7 +58,7 @@ function reportExit(code: number, error?: unknown): void {
   exited = true;
   // Results of finished tasks go first, so that the main side fails only
   // the task this worker was running.
-  if (port !== null) flush();
+  runner?.flush();
   const msg: ExitMessage = error === undefined
     ? { t: "exit", code }
     : { t: "exit", code, error: encodeError(error) as WireError };
@@ -66,22 +66,48 @@ function reportExit(code: number, error?: unknown): void {
 }
 
 /** Finds the target in the module namespace: by name, else by source. */
-export function lookup(ns: Namespace, ref: FnRef, module = moduleUrl): Fn {
+function lookup(
+  ns: Namespace,
+  ref: FnRef,
+  module: string = moduleUrl,
+): TargetFn {
   const direct = ns[ref.name];
-  if (typeof direct === "function") return direct as Fn;
+  if (typeof direct === "function") return direct as TargetFn;
   for (const value of Object.values(ns)) {
     if (
       typeof value === "function" &&
       Function.prototype.toString.call(value) === ref.src
     ) {
-      return value as Fn;
+      return value as TargetFn;
     }
   }
   throw new TypeError(messages.notExported(ref.name, module));
 }
 
-async function run(msg: RunMessage): Promise<void> {
+/** The namespace of `module`: the target module's, or another imported
+ * now (a thread worker may; a web worker may not). */
+async function namespaceOf(module: string): Promise<Namespace> {
+  if (module === moduleUrl) {
+    const ns = await namespace;
+    if (ns === null) throw new Error(messages.moduleFailed(moduleUrl));
+    return ns;
+  }
+  if (web) throw new TypeError(messages.scopedModule(module, moduleUrl));
+  return await import(module);
+}
+
+/** Finds function `ref` of `module` for the task runner. */
+async function resolve(
+  ref: FnRef,
+  module: string = moduleUrl,
+): Promise<TargetFn> {
+  return lookup(await namespaceOf(module), ref, module);
+}
+
+/** Runs the target of a Process, then reports its end. */
+async function runProcess(msg: RunMessage): Promise<void> {
   const ns = await namespace;
+  // The module failed to load: `loaded()` reported the end already.
   if (ns === null) return;
   try {
     const fn = lookup(ns, msg.fn);
@@ -93,270 +119,13 @@ async function run(msg: RunMessage): Promise<void> {
   reportExit(0);
 }
 
-// ---- pool workers ---------------------------------------------------------
-
-let web = false;
-let initializing: Promise<boolean> | null = null;
-let initialized = true;
-const fns = new Map<number, Promise<Fn>>();
-const ready = new Map<number, Fn>();
-
-interface Task {
-  readonly c: number;
-  readonly k: number;
-  readonly s: number;
-  readonly items: unknown[];
-}
-let queue: Task[] = [];
-let head = 0;
-let busy = false;
-
-// Results wait here until the queue is empty or 1 ms has passed, so that
-// many short tasks share one message.
-let outC: number[] = [];
-let outN: number[] = [];
-let outV: unknown[] = [];
-let outD: number[] = [];
-let outT: Transferable[] = [];
-let outSince = 0;
-
-async function namespaceOf(module: string): Promise<Namespace> {
-  if (module === moduleUrl) {
-    const ns = await namespace;
-    if (ns === null) throw new Error(`${moduleUrl} failed to load`);
-    return ns;
-  }
-  if (web) throw new TypeError(messages.scopedModule(module, moduleUrl));
-  return await import(module);
-}
-
-function register(msg: FnMessage): void {
-  const p = namespaceOf(msg.m).then((ns) => {
-    const fn = lookup(ns, msg.fn, msg.m);
-    ready.set(msg.k, fn);
-    return fn;
-  });
-  p.catch(() => {});
-  fns.set(msg.k, p);
-}
-
-function startPool(msg: PoolMessage): void {
-  const init = msg.init;
-  if (init === undefined) return;
-  initialized = false;
-  initializing = (async () => {
-    try {
-      const fn = lookup(await namespaceOf(moduleUrl), init.fn);
-      await fn(...revive(init.args));
-      initialized = true;
-      return true;
-    } catch (err) {
-      send({ t: "i", e: encodeError(err) });
-      return false;
-    }
-  })();
-}
-
-function flush(): void {
-  if (outC.length === 0) return;
-  const msg = { t: "r", c: outC, n: outN, v: outV, d: outD } as const;
-  const transfer = outT;
-  outC = [];
-  outN = [];
-  outV = [];
-  outD = [];
-  outT = [];
-  try {
-    port!.postMessage(msg, transfer);
-  } catch (err) {
-    if (!(err instanceof DOMException && err.name === "DataCloneError")) {
-      throw err;
-    }
-    // Find the chunk whose value cannot be sent; send the others alone.
-    let at = 0;
-    for (let j = 0; j < msg.c.length; j++) {
-      const n = msg.n[j]!;
-      const values = msg.v.slice(at, at + n);
-      at += n;
-      try {
-        port!.postMessage({
-          t: "r",
-          c: [msg.c[j]],
-          n: [n],
-          v: values,
-          d: [msg.d[j]],
-        });
-      } catch (e) {
-        const one = values.length === 1;
-        const error = cloneError(
-          one ? values[0] : values,
-          one ? "result" : "results",
-          e,
-          true,
-        );
-        send({
-          t: "e",
-          c: msg.c[j]!,
-          i: 0,
-          e: encodeError(error),
-          d: msg.d[j]!,
-        });
-      }
-    }
-  }
-}
-
-function finishTask(task: Task, values: unknown[], t0: number): void {
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v === null || typeof v !== "object") continue;
-    const found = findClassInstance(
-      v,
-      values.length === 1 ? "result" : `results[${i}]`,
-    );
-    if (found) {
-      failTask(task, i, classError(found, true), t0);
-      return;
-    }
-  }
-  if (values.length >= 64) {
-    // A big chunk goes alone, without copying its values.
-    flush();
-    for (let i = 0; i < values.length; i++) {
-      values[i] = unwrapTransfer(values[i], outT);
-    }
-    outC.push(task.c);
-    outN.push(values.length);
-    outV = values;
-    outD.push(performance.now() - t0);
-    flush();
-    return;
-  }
-  for (let i = 0; i < values.length; i++) {
-    outV.push(unwrapTransfer(values[i], outT));
-  }
-  if (outC.length === 0) outSince = t0;
-  outC.push(task.c);
-  outN.push(values.length);
-  outD.push(performance.now() - t0);
-}
-
-function failTask(task: Task, i: number, err: unknown, t0: number): void {
-  flush();
-  send({
-    t: "e",
-    c: task.c,
-    i,
-    e: encodeError(err),
-    d: performance.now() - t0,
-  });
-}
-
-/** Runs a task; returns a promise only when it must wait for something. */
-function runTask(task: Task): Promise<void> | undefined {
-  const t0 = performance.now();
-  const fn = ready.get(task.k);
-  if (fn === undefined || !initialized) return runTaskAsync(task, t0, 0, []);
-  const items = task.items;
-  // Appended in order, so the array stays packed: V8 serializes a holey
-  // array as a sparse one, several times slower.
-  const out: unknown[] = [];
-  for (let i = 0; i < items.length; i++) {
-    let v: unknown;
-    try {
-      v = task.s === 1
-        ? fn(...revive(items[i] as unknown[]))
-        : fn(revive(items[i]));
-    } catch (err) {
-      failTask(task, i, err, t0);
-      return undefined;
-    }
-    if (
-      v !== null && typeof v === "object" &&
-      typeof (v as PromiseLike<unknown>).then === "function"
-    ) {
-      return runTaskAsync(task, t0, i, out, v as Promise<unknown>);
-    }
-    out.push(v);
-  }
-  finishTask(task, out, t0);
-  return undefined;
-}
-
-async function runTaskAsync(
-  task: Task,
-  t0: number,
-  from: number,
-  out: unknown[],
-  pending?: Promise<unknown>,
-): Promise<void> {
-  let i = from;
-  try {
-    if (initializing !== null && !(await initializing)) return;
-    const fn = await fns.get(task.k)!;
-    const items = task.items;
-    if (pending !== undefined) {
-      out.push(await pending);
-      i++;
-    }
-    for (; i < items.length; i++) {
-      let v = task.s === 1
-        ? fn(...revive(items[i] as unknown[]))
-        : fn(revive(items[i]));
-      if (
-        v !== null && typeof v === "object" &&
-        typeof (v as PromiseLike<unknown>).then === "function"
-      ) {
-        v = await v;
-      }
-      out.push(v);
-    }
-  } catch (err) {
-    failTask(task, i, err, t0);
-    return;
-  }
-  finishTask(task, out, t0);
-}
-
-async function drain(): Promise<void> {
-  busy = true;
-  while (head < queue.length) {
-    const task = queue[head++]!;
-    const wait = runTask(task);
-    if (wait !== undefined) {
-      flush();
-      await wait;
-    }
-    if (outC.length > 0 && performance.now() - outSince > 1) flush();
-  }
-  queue = [];
-  head = 0;
-  flush();
-  busy = false;
-}
-
-function enqueue(msg: ChunkMessage): void {
-  let at = 0;
-  for (let j = 0; j < msg.c.length; j++) {
-    const n = msg.n[j]!;
-    queue.push({
-      c: msg.c[j]!,
-      k: msg.k[j]!,
-      s: msg.s[j]!,
-      items: msg.a.slice(at, at + n),
-    });
-    at += n;
-  }
-  if (!busy) drain();
-}
-
 function dispatch(msg: ToWorker): void {
   switch (msg.t) {
     case "x":
-      enqueue(msg);
+      runner!.enqueue(msg);
       break;
     case "f":
-      register(msg);
+      runner!.register(msg);
       break;
     case "init":
       ctx.pids = msg.pids;
@@ -364,10 +133,10 @@ function dispatch(msg: ToWorker): void {
       Atomics.store(msg.liveness.self, 0, ctx.current.pid);
       break;
     case "pool":
-      startPool(msg);
+      runner!.start(msg);
       break;
     case "run":
-      run(msg);
+      runProcess(msg);
       break;
   }
 }
@@ -375,6 +144,7 @@ function dispatch(msg: ToWorker): void {
 /** Attaches the port to the main side. */
 export function attach(p: MessagePort): void {
   port = p;
+  runner = new TaskRunner(p, resolve);
   p.onmessage = (e: MessageEvent<ToWorker>) => dispatch(e.data);
 }
 
@@ -388,11 +158,7 @@ export function identify(
   web = isWeb;
   // A scoped worker exists, so --unstable-worker-options is on: nested
   // scoped processes need not (and, without read access, cannot) detect it.
-  if (isWeb) {
-    (globalThis as Record<symbol, unknown>)[
-      Symbol.for("@parallel/multiprocessing/worker-options")
-    ] = true;
-  }
+  if (isWeb) ctx.workerOptions = true;
   ctx.current = {
     name: identity.name,
     pid: identity.pid,

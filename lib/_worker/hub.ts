@@ -3,29 +3,13 @@
 // scoped permissions. The main thread unreferences the hub, so these workers
 // never keep the program alive by themselves; liveness is decided by the
 // main side's MessagePorts (ref'd while a process runs or a task is pending).
-// Imports nothing from the main-side engine.
+// Imports lib/_shared/wire.ts only: nothing from the main-side engine.
 
-import { encodeError } from "../_shared/wire.ts";
-
-/** main → hub. */
-export type HubRequest =
-  | {
-    readonly op: "spawn";
-    readonly id: number;
-    readonly entry: string;
-    readonly name: string;
-    readonly permissions: "inherit" | "none" | Deno.PermissionOptionsObject;
-    readonly port: MessagePort;
-  }
-  | { readonly op: "kill"; readonly id: number };
-
-/** hub → main: a worker ended without its port saying so. */
-export interface HubDeath {
-  readonly op: "dead";
-  readonly id: number;
-  readonly code: number;
-  readonly error?: unknown;
-}
+import {
+  encodeError,
+  type HubDeath,
+  type HubRequest,
+} from "../_shared/wire.ts";
 
 /** The hub's global scope, typed for what this file uses. */
 const scope = globalThis as unknown as {

@@ -92,9 +92,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
    */
   successful(): boolean {
     if (this.#state === "pending") {
-      throw new Error(
-        "Cannot tell whether the result is successful: it is not ready yet; await wait() or get() first",
-      );
+      throw new Error(messages.resultNotReady());
     }
     return this.#state === "fulfilled";
   }
@@ -126,9 +124,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
         timer = setTimeout(
           () =>
             reject(
-              new TimeoutError(
-                `Result not ready after ${ms} ms; the work goes on: call get() again to wait longer`,
-              ),
+              new TimeoutError(messages.resultTimeout(ms)),
             ),
           ms,
         );

@@ -1,9 +1,23 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
 
-import { markTransfer, type Transfer } from "../_shared/clone.ts";
+import { markTransfer } from "../_shared/transferables.ts";
 import { messages } from "../_messages.ts";
 
-export type { Transfer } from "../_shared/clone.ts";
+/**
+ * A value marked by {@linkcode transfer}: its buffers move to the other side
+ * instead of being copied. Pass it where the value would go; it is
+ * unwrapped on the way.
+ *
+ * @typeParam T The marked value's type.
+ */
+export interface Transfer<T> {
+  /** The brand that marks the wrapper. */
+  readonly $transfer: true;
+  /** The value to send. */
+  readonly value: T;
+  /** The buffers that move with it. */
+  readonly list: Transferable[];
+}
 
 /**
  * Marks an argument, a map item or a returned value whose `ArrayBuffer`s

@@ -1,8 +1,16 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
 
-import { context, type ProcessInfo } from "../_shared/context.ts";
+import { context } from "../_shared/context.ts";
 
-export type { ProcessInfo } from "../_shared/context.ts";
+/** What {@linkcode currentProcess} and {@linkcode parentProcess} report. */
+export interface ProcessInfo {
+  /** The process name, `"MainProcess"` in the main program. */
+  readonly name: string;
+  /** A positive id, unique among this program's processes. */
+  readonly pid: number;
+  /** Whether the process is a daemon. */
+  readonly daemon: boolean;
+}
 
 /**
  * The process this code runs in, as Python's `current_process()`:

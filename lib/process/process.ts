@@ -11,13 +11,12 @@ import {
 import { post } from "../_shared/clone.ts";
 import {
   assertReadable,
-  assertWorkerOptions,
   checkCombination,
   checkLimits,
   checkPermissions,
-  type Permissions,
-  type ResourceLimits,
 } from "../_engine/permissions.ts";
+import { assertWorkerOptions } from "../_engine/unstable_flag.ts";
+import type { Permissions, ResourceLimits } from "./worker_options.ts";
 import { spawnWorker, type WorkerHandle } from "../_engine/spawn.ts";
 import { checkExported, fnRef, resolveModule } from "../_engine/target.ts";
 import { messages } from "../_messages.ts";
@@ -29,8 +28,6 @@ import {
   type InitMessage,
   type RunMessage,
 } from "../_shared/wire.ts";
-
-export type { Permissions, ResourceLimits } from "../_engine/permissions.ts";
 
 /** The options of a {@linkcode Process}. */
 export interface ProcessOptions<A extends unknown[] = unknown[]> {
@@ -147,10 +144,21 @@ export class Process<A extends unknown[] = unknown[]> {
     this.#ended = new Promise((resolve) => this.#resolveEnded = resolve);
   }
 
-  /** The process name. */
+  /**
+   * The process name: `options.name`, else one made as Python makes it
+   * (`Process-1`, `Process-2`…; `Process-1:1` for a process started inside
+   * `Process-1`). It names the worker in errors and is what
+   * `currentProcess().name` returns inside it. Settable at any time, as in
+   * Python; a change after `start()` is not seen inside the worker.
+   */
   get name(): string {
     return this.#name;
   }
+  /**
+   * Renames the process.
+   *
+   * @throws {TypeError} when `value` is not a string.
+   */
   set name(value: string) {
     if (typeof value !== "string") {
       throw new TypeError(messages.badOption('"name"', "a string", value));
@@ -158,10 +166,21 @@ export class Process<A extends unknown[] = unknown[]> {
     this.#name = value;
   }
 
-  /** Whether this is a daemon; settable only before `start()`. */
+  /**
+   * Whether this is a daemon: `options.daemon`, default `false`. A daemon
+   * never keeps the program alive by itself, and is ended when the program
+   * exits; a non-daemon process keeps it alive until the process ends.
+   * Settable only before `start()`, as in Python.
+   */
   get daemon(): boolean {
     return this.#daemon;
   }
+  /**
+   * Makes the process a daemon (`true`) or not, before `start()`.
+   *
+   * @throws {Error} when the process has started.
+   * @throws {TypeError} when `value` is not a boolean.
+   */
   set daemon(value: boolean) {
     if (this.#state !== "new") {
       throw new Error(messages.daemonAfterStart(this.#name));

@@ -6,21 +6,31 @@
 // exactly (plain objects and dense arrays of strings, finite numbers other
 // than -0, booleans and null, without shared references) go as JSON, which
 // costs ~1-2 µs. The first byte says which.
+//
+// Imports node:v8 and lib/_shared/clone.ts only.
 
 import { deserialize, serialize } from "node:v8";
 import { cloneError } from "../_shared/clone.ts";
 
+/** The first byte of a record: JSON text follows. */
 const JSON_TAG = 1;
+/** The first byte of a record: `node:v8` serialized bytes follow. */
 const V8_TAG = 2;
+/** Deeper values go the V8 way, without checking further. */
+const JSON_MAX_DEPTH = 64;
+/** The scratch buffer's first size, in bytes; it grows as needed. */
+const SCRATCH_BYTES = 4096;
+/** The most UTF-8 bytes one UTF-16 code unit encodes to. */
+const UTF8_PER_UNIT = 3;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Whether JSON round-trips `value` exactly. */
 // Objects met on the current path and before (shared references are kept
 // by structured clone, duplicated by JSON).
 let seen: Set<object> | null = null;
 
+/** Whether JSON round-trips `value` exactly. */
 function jsonExact(value: unknown, depth: number): boolean {
   if (depth === 0) seen = null;
   switch (typeof value) {
@@ -36,7 +46,7 @@ function jsonExact(value: unknown, depth: number): boolean {
   }
   if (value === null) return true;
   seen ??= new Set();
-  if (depth > 64 || seen.has(value)) return false;
+  if (depth > JSON_MAX_DEPTH || seen.has(value)) return false;
   seen.add(value);
   if (Array.isArray(value)) {
     const n = value.length;
@@ -59,7 +69,7 @@ function jsonExact(value: unknown, depth: number): boolean {
   return true;
 }
 
-let scratch = new Uint8Array(4096);
+let scratch = new Uint8Array(SCRATCH_BYTES);
 let scratchBody = scratch.subarray(1);
 
 function grow(n: number): void {
@@ -76,8 +86,7 @@ function grow(n: number): void {
 export function encode(value: unknown, what: string): Uint8Array {
   if (jsonExact(value, 0)) {
     const text = JSON.stringify(value);
-    // Up to 3 bytes per UTF-16 unit.
-    grow(1 + text.length * 3);
+    grow(1 + text.length * UTF8_PER_UNIT);
     scratch[0] = JSON_TAG;
     const { written } = encoder.encodeInto(text, scratchBody);
     return scratch.subarray(0, 1 + written);

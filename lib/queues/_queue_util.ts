@@ -1,6 +1,10 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
-// What Queue, JoinableQueue, SimpleQueue and Pipe share. Imported by both
-// sides.
+// What Queue, JoinableQueue, SimpleQueue and Pipe share: their options
+// checked into a ring, items checked against it, and the errors of a refused
+// put or get. Imported by both sides.
+//
+// Imports the ring and its codec, lib/_messages.ts and lib/errors.ts, and the
+// `QueueOptions` type from queue.ts.
 
 import { encode } from "./_codec.ts";
 import {
@@ -10,25 +14,16 @@ import {
   fits,
   FULL,
   MAX_CAPACITY,
+  MAX_MAXSIZE,
   MIN_CAPACITY,
   type Ring,
 } from "./_ring.ts";
+import type { QueueOptions } from "./queue.ts";
 import { messages } from "../_messages.ts";
 import { Empty, EOFError, Full } from "../errors.ts";
 
 /** The default capacity of a queue or of each direction of a pipe: 1 MiB. */
 export const DEFAULT_CAPACITY_BYTES = 1_048_576;
-
-/** The options of a {@linkcode Queue}. */
-export interface QueueOptions {
-  /** The most items the queue holds at once; `0` (the default) for no
-   * limit but its byte capacity. */
-  maxsize?: number;
-  /** The bytes the serialized items may take at once, from 64 to 2 ** 30;
-   * default 1 MiB. A full queue makes `put()` wait; an item larger than
-   * this can never be put. */
-  capacityBytes?: number;
-}
 
 /** Checks queue options; the ring they describe. */
 export function ringFrom(
@@ -48,7 +43,7 @@ export function ringFrom(
     );
   }
   const max = o.maxsize ?? 0;
-  if (!Number.isInteger(max) || max < 0 || max > 2 ** 31 - 1) {
+  if (!Number.isInteger(max) || max < 0 || max > MAX_MAXSIZE) {
     throw new RangeError(
       messages.badOption('"maxsize"', "an integer of 0 or more", max),
     );

@@ -3,17 +3,24 @@
 // each direction of a Pipe. Imported by both sides.
 //
 // Layout: HEADER Int32 words, then `capacity` bytes of records. A record is
-// its byte length (one aligned Int32) and the bytes, padded to 4, wrapping
-// at the end of the buffer. A guard word (the pid of the process inside)
-// serialises every change; it is held only for a few synchronous statements.
-// Waiters wait on two sequence words, DATA (bumped by each put and by close)
-// and SPACE (bumped by each take), which they read under the guard; a waiter
-// counts itself in GET_WAITERS / PUT_WAITERS, so that nobody notifies when
-// nobody waits.
+// its byte length (one aligned Int32 word) and the bytes, padded to a whole
+// word, wrapping at the end of the buffer. A guard word (the pid of the
+// process inside) serialises every change; it is held only for a few
+// synchronous statements. Waiters wait on two sequence words, DATA (bumped
+// by each put and by close) and SPACE (bumped by each take), which they read
+// under the guard; a waiter counts itself in GET_WAITERS / PUT_WAITERS, so
+// that nobody notifies when nobody waits.
+//
+// Imports its codec, lib/_shared/wait.ts and lib/_messages.ts.
 
 import { extract } from "./_codec.ts";
 import { lockGuard, me, unlockGuard, waitWord } from "../_shared/wait.ts";
 import { messages } from "../_messages.ts";
+
+/** The bytes of a word: a record's length, and the unit records align to. */
+const WORD = 4;
+/** log2(WORD): a byte offset shifted right by it is a word index. */
+const WORD_SHIFT = 2;
 
 const GUARD = 0;
 const HEAD = 1;
@@ -31,6 +38,7 @@ const MAXSIZE = 12;
 /** Items put and not yet marked done (JoinableQueue). */
 export const UNFINISHED = 13;
 const CAPACITY = 14;
+/** The header's words: those above, and one spare. */
 const HEADER = 16;
 
 /** The state of a ring: views of one SharedArrayBuffer. */
@@ -53,32 +61,34 @@ export const EMPTY = 2;
 export const CLOSED_CODE = 3;
 /** The reader closed the ring: puts are refused. */
 export const READER_GONE = 4;
-/** The deadline passed. */
-export const TIMED_OUT = 5;
-const WAIT = 6;
+/** (Internal) The caller must wait: `seen` holds the word to wait on. */
+const WAIT = 5;
 
 /** The smallest capacity a ring takes, in bytes. */
 export const MIN_CAPACITY = 64;
 /** The largest capacity a ring takes, in bytes (1 GiB). */
 export const MAX_CAPACITY = 2 ** 30;
+/** The largest `maxsize` a ring takes: its header word is an Int32. */
+export const MAX_MAXSIZE = 2 ** 31 - 1;
 
-/** Makes a ring of `capacity` bytes (rounded up to a multiple of 4). */
+/** Makes a ring of `capacity` bytes (rounded up to a whole word). */
 export function createRing(capacity: number, maxsize = 0): Ring {
-  const cap = Math.ceil(capacity / 4) * 4;
-  const sab = new SharedArrayBuffer(HEADER * 4 + cap);
+  const cap = Math.ceil(capacity / WORD) * WORD;
+  const sab = new SharedArrayBuffer(HEADER * WORD + cap);
   const h = new Int32Array(sab, 0, HEADER);
   h[CAPACITY] = cap;
   h[MAXSIZE] = maxsize;
   return {
     h,
-    d: new Uint8Array(sab, HEADER * 4, cap),
-    w: new Int32Array(sab, HEADER * 4, cap / 4),
+    d: new Uint8Array(sab, HEADER * WORD, cap),
+    w: new Int32Array(sab, HEADER * WORD, cap / WORD),
   };
 }
 
-/** The bytes a record of `n` payload bytes takes. */
+/** The bytes a record of `n` payload bytes takes: its length word, then the
+ * payload padded to a whole word. */
 function recordSize(n: number): number {
-  return 4 + ((n + 3) & ~3);
+  return WORD + ((n + WORD - 1) & -WORD);
 }
 
 /** Whether a payload of `n` bytes can ever fit. */
@@ -130,8 +140,8 @@ function tryPut(r: Ring, bytes: Uint8Array, wait: boolean, what: string) {
       return WAIT;
     }
     let tail = h[TAIL]!;
-    r.w[tail >> 2] = len;
-    let at = tail + 4;
+    r.w[tail >> WORD_SHIFT] = len;
+    let at = tail + WORD;
     if (at === cap) at = 0;
     const first = cap - at;
     if (len <= first) {
@@ -174,8 +184,8 @@ function tryTake(r: Ring, wait: boolean, what: string) {
     }
     const cap = h[CAPACITY]!;
     let head = h[HEAD]!;
-    const len = r.w[head >> 2]!;
-    let at = head + 4;
+    const len = r.w[head >> WORD_SHIFT]!;
+    let at = head + WORD;
     if (at === cap) at = 0;
     taken = extract(r.d, at, len);
     const rec = recordSize(len);
@@ -229,8 +239,8 @@ async function putSlow(
 
 /**
  * Takes the next record, waiting until `deadline` (`-Infinity`: do not
- * wait). Gives what `extract` took (for `decode`), or EMPTY (timed out or no wait) or CLOSED_CODE
- * (closed and empty).
+ * wait). Gives what `extract` took (for `decode`), or EMPTY (timed out or
+ * no wait), CLOSED_CODE (closed and empty) or READER_GONE.
  */
 export function take(
   r: Ring,
@@ -315,16 +325,6 @@ function setFlag(r: Ring, flag: number, what: string): void {
   }
   Atomics.notify(h, DATA);
   Atomics.notify(h, SPACE);
-}
-
-/** Whether the writing side is closed. */
-export function isClosed(r: Ring): boolean {
-  return Atomics.load(r.h, CLOSED) !== 0;
-}
-
-/** Whether the reading side is closed. */
-export function isReaderClosed(r: Ring): boolean {
-  return Atomics.load(r.h, READER_CLOSED) !== 0;
 }
 
 /** The number of records in the ring. */

@@ -1,11 +1,10 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
 
-import type { QueueOptions } from "./_queue_util.ts";
 import { UNFINISHED } from "./_ring.ts";
 import { registerShareable } from "../_shared/shareable.ts";
 import { messages } from "../_messages.ts";
 import { deadlineOf, remaining, waitWord } from "../_shared/wait.ts";
-import { Queue } from "./queue.ts";
+import { Queue, type QueueOptions } from "./queue.ts";
 
 /**
  * A {@linkcode Queue} that counts unfinished tasks, as Python's
@@ -52,7 +51,11 @@ import { Queue } from "./queue.ts";
  * ```
  */
 export class JoinableQueue<T = unknown> extends Queue<T> {
-  /** The class name, for workers to restore the prototype. @ignore */
+  /**
+   * The class name, for workers to restore the prototype.
+   *
+   * @ignore
+   */
   override readonly $mp: string = "JoinableQueue";
 
   /**

@@ -1,7 +1,7 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
 
 import { decode } from "./_codec.ts";
-import { encodeFor, ringFrom } from "./_queue_util.ts";
+import { DEFAULT_CAPACITY_BYTES, encodeFor, ringFrom } from "./_queue_util.ts";
 import {
   CLOSED_CODE,
   closeReader,
@@ -19,9 +19,17 @@ import { EOFError } from "../errors.ts";
 
 /** The options of {@linkcode Pipe}. */
 export interface PipeOptions {
-  /** The bytes the serialized values in flight may take, per direction,
-   * from 64 to 2 ** 30; default 1 MiB. `send()` waits while they are used
-   * up; a value larger than this can never be sent. */
+  /**
+   * The size in bytes of each direction's shared buffer: how many bytes of
+   * serialized values may be sent and not yet received. An integer from 64
+   * to 2 ** 30 (1 GiB). A duplex pipe takes this much memory twice.
+   *
+   * `send()` waits while the buffer is full, until the other end receives.
+   * A value whose serialized form (plus a few bytes of framing) does not
+   * fit can never be sent: its `send()` rejects with a `RangeError`.
+   *
+   * @default {1048576}
+   */
   capacityBytes?: number;
 }
 
@@ -57,21 +65,29 @@ export interface PipeOptions {
  * ```
  */
 export class Connection<T = unknown> {
-  /** The class name, for workers to restore the prototype. @ignore */
+  /**
+   * The class name, for workers to restore the prototype.
+   *
+   * @ignore
+   */
   readonly $mp: string = "Connection";
-  /** The ring this end reads, if any. @ignore */
-  readonly $in: {
-    readonly h: Int32Array;
-    readonly d: Uint8Array;
-    readonly w: Int32Array;
-  } | null;
-  /** The ring this end writes, if any. @ignore */
-  readonly $out: {
-    readonly h: Int32Array;
-    readonly d: Uint8Array;
-    readonly w: Int32Array;
-  } | null;
-  /** One word: 1 once this end is closed. @ignore */
+  /**
+   * The ring this end reads, if any.
+   *
+   * @ignore
+   */
+  readonly $in: Ring | null;
+  /**
+   * The ring this end writes, if any.
+   *
+   * @ignore
+   */
+  readonly $out: Ring | null;
+  /**
+   * One word: 1 once this end is closed.
+   *
+   * @ignore
+   */
   readonly $closed: Int32Array;
 
   /**
@@ -87,19 +103,62 @@ export class Connection<T = unknown> {
     this.$closed = new Int32Array(new SharedArrayBuffer(4));
   }
 
-  /** Whether this end is closed. */
+  /**
+   * Whether this end is closed: by `close()` (or the end of a `using`
+   * scope) in any process that holds it, since there is one of each end
+   * whichever processes hold it. Once `true` it stays `true`, and `send()`,
+   * `recv()` and `poll()` on this end reject. It says nothing of the other
+   * end: when that one closes, this end receives what was sent before, then
+   * {@linkcode EOFError}.
+   *
+   * @example Closing one end
+   * ```ts
+   * import { Pipe } from "@parallel/multiprocessing";
+   * import assert from "node:assert/strict";
+   *
+   * const [left, right] = Pipe();
+   * assert.equal(left.closed, false);
+   * left.close();
+   * assert.equal(left.closed, true);
+   * assert.equal(right.closed, false);
+   * right.close();
+   * ```
+   */
   get closed(): boolean {
     return Atomics.load(this.$closed, 0) !== 0;
   }
 
-  /** Whether this end can receive (false for the sending end of a one-way
-   * pipe). */
+  /**
+   * Whether this end can receive: `true` for both ends of a duplex pipe and
+   * for the first end of a one-way pipe (`Pipe(false)`), `false` for the
+   * second end of a one-way pipe, whose `recv()` and `poll()` reject. Set
+   * when the pipe is made; closing the end does not change it.
+   *
+   * @example The ends of a one-way pipe
+   * ```ts
+   * import { Pipe } from "@parallel/multiprocessing";
+   * import assert from "node:assert/strict";
+   *
+   * const [receiver, sender] = Pipe(false);
+   * assert.equal(receiver.readable, true);
+   * assert.equal(receiver.writable, false);
+   * assert.equal(sender.readable, false);
+   * assert.equal(sender.writable, true);
+   * receiver.close();
+   * sender.close();
+   * ```
+   */
   get readable(): boolean {
     return this.$in !== null;
   }
 
-  /** Whether this end can send (false for the receiving end of a one-way
-   * pipe). */
+  /**
+   * Whether this end can send: `true` for both ends of a duplex pipe and
+   * for the second end of a one-way pipe (`Pipe(false)`), `false` for the
+   * first end of a one-way pipe, whose `send()` rejects. Set when the pipe
+   * is made; closing the end does not change it. See
+   * {@linkcode Connection.readable} for an example.
+   */
   get writable(): boolean {
     return this.$out !== null;
   }
@@ -179,7 +238,11 @@ export class Connection<T = unknown> {
     if (this.$in !== null) closeReader(this.$in, "pipe");
   }
 
-  /** Closes this end, for `using`. */
+  /**
+   * Closes this end at the end of a `using` scope, as `close()` does: for
+   * every process that holds it, not only this one. So declare with `using`
+   * only an end that no other process still needs.
+   */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -249,7 +312,9 @@ export function Pipe<T = unknown>(
   duplex = true,
   options?: PipeOptions,
 ): [Connection<T>, Connection<T>] {
-  const cap = { capacityBytes: options?.capacityBytes ?? 1_048_576 };
+  const cap = {
+    capacityBytes: options?.capacityBytes ?? DEFAULT_CAPACITY_BYTES,
+  };
   const ab = ringFrom(cap, "Pipe");
   if (!duplex) return [new Connection(ab, null), new Connection(null, ab)];
   const ba = ringFrom(cap, "Pipe");

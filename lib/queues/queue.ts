@@ -1,19 +1,22 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
 
 import { decode } from "./_codec.ts";
-import {
-  encodeFor,
-  getError,
-  putError,
-  type QueueOptions,
-  ringFrom,
-} from "./_queue_util.ts";
-import { closeWriters, maxsize, put, size, take } from "./_ring.ts";
+import { encodeFor, getError, putError, ringFrom } from "./_queue_util.ts";
+import { closeWriters, maxsize, put, type Ring, size, take } from "./_ring.ts";
 import { registerShareable } from "../_shared/shareable.ts";
 import { deadlineOf } from "../_shared/wait.ts";
 import { EOFError } from "../errors.ts";
 
-export type { QueueOptions } from "./_queue_util.ts";
+/** The options of a {@linkcode Queue}. */
+export interface QueueOptions {
+  /** The most items the queue holds at once; `0` (the default) for no
+   * limit but its byte capacity. */
+  maxsize?: number;
+  /** The bytes the serialized items may take at once, from 64 to 2 ** 30;
+   * default 1 MiB. A full queue makes `put()` wait; an item larger than
+   * this can never be put. */
+  capacityBytes?: number;
+}
 
 /**
  * A first-in, first-out queue shared by processes, as Python's
@@ -78,14 +81,18 @@ export type { QueueOptions } from "./_queue_util.ts";
  * ```
  */
 export class Queue<T = unknown> implements AsyncIterable<T> {
-  /** The class name, for workers to restore the prototype. @ignore */
+  /**
+   * The class name, for workers to restore the prototype.
+   *
+   * @ignore
+   */
   readonly $mp: string = "Queue";
-  /** The shared state. @ignore */
-  readonly $ring: {
-    readonly h: Int32Array;
-    readonly d: Uint8Array;
-    readonly w: Int32Array;
-  };
+  /**
+   * The shared state.
+   *
+   * @ignore
+   */
+  readonly $ring: Ring;
 
   /**
    * Makes a queue.

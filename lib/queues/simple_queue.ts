@@ -1,14 +1,29 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
 
 import { decode } from "./_codec.ts";
-import { encodeFor, getError, putError, ringFrom } from "./_queue_util.ts";
-import { closeWriters, put, size, take } from "./_ring.ts";
+import {
+  DEFAULT_CAPACITY_BYTES,
+  encodeFor,
+  getError,
+  putError,
+  ringFrom,
+} from "./_queue_util.ts";
+import { closeWriters, put, type Ring, size, take } from "./_ring.ts";
 import { registerShareable } from "../_shared/shareable.ts";
 
 /** The options of a {@linkcode SimpleQueue}. */
 export interface SimpleQueueOptions {
-  /** The bytes the serialized items may take at once, from 64 to 2 ** 30;
-   * default 1 MiB. */
+  /**
+   * The size in bytes of the queue's shared buffer: how many bytes of
+   * serialized items it may hold at once. An integer from 64 to 2 ** 30
+   * (1 GiB).
+   *
+   * `put()` waits while the buffer is full, until a `get()` makes room. An
+   * item whose serialized form (plus a few bytes of framing) does not fit
+   * can never be put: its `put()` rejects with a `RangeError`.
+   *
+   * @default {1048576}
+   */
   capacityBytes?: number;
 }
 
@@ -33,14 +48,18 @@ export interface SimpleQueueOptions {
  * ```
  */
 export class SimpleQueue<T = unknown> {
-  /** The class name, for workers to restore the prototype. @ignore */
+  /**
+   * The class name, for workers to restore the prototype.
+   *
+   * @ignore
+   */
   readonly $mp: string = "SimpleQueue";
-  /** The shared state. @ignore */
-  readonly $ring: {
-    readonly h: Int32Array;
-    readonly d: Uint8Array;
-    readonly w: Int32Array;
-  };
+  /**
+   * The shared state.
+   *
+   * @ignore
+   */
+  readonly $ring: Ring;
 
   /**
    * Makes a simple queue.
@@ -50,7 +69,7 @@ export class SimpleQueue<T = unknown> {
    */
   constructor(options?: SimpleQueueOptions) {
     this.$ring = ringFrom(
-      { capacityBytes: options?.capacityBytes ?? 1_048_576 },
+      { capacityBytes: options?.capacityBytes ?? DEFAULT_CAPACITY_BYTES },
       "SimpleQueue",
     );
   }

@@ -4,8 +4,16 @@
 // server surfaces as an error the caller can act on instead of a hang.
 
 import { Redis } from "ioredis";
+import { messages } from "../_messages.ts";
 
 export type { Redis };
+
+/** ms one attempt to connect may take. */
+const CONNECT_TIMEOUT_MS = 2000;
+/** A lost connection is tried again after this many ms times the attempt... */
+const RETRY_STEP_MS = 50;
+/** ...but at least this often. */
+const RETRY_MAX_MS = 500;
 
 /** A URL with its password hidden, for messages. */
 export function safeUrl(url: string): string {
@@ -21,26 +29,16 @@ export function safeUrl(url: string): string {
 /** Checks a Redis URL; throws a TypeError that says what is wrong. */
 export function checkUrl(url: unknown): string {
   if (typeof url !== "string") {
-    throw new TypeError(
-      `Cannot use Redis url ${
-        JSON.stringify(url) ?? String(url)
-      }: it must be a string such as "redis://127.0.0.1:6379"`,
-    );
+    throw new TypeError(messages.redisUrlType(url));
   }
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    throw new TypeError(
-      `Cannot use Redis url "${url}": it is not a URL; write it as "redis://host:port" (or "rediss://" for TLS)`,
-    );
+    throw new TypeError(messages.redisUrlSyntax(url));
   }
   if (u.protocol !== "redis:" && u.protocol !== "rediss:") {
-    throw new TypeError(
-      `Cannot use Redis url "${
-        safeUrl(url)
-      }": the scheme must be "redis:" or "rediss:", not "${u.protocol}"`,
-    );
+    throw new TypeError(messages.redisUrlScheme(safeUrl(url), u.protocol));
   }
   return url;
 }
@@ -48,11 +46,7 @@ export function checkUrl(url: unknown): string {
 /** Checks a queue name. */
 export function checkQueue(queue: unknown): string {
   if (typeof queue !== "string" || !/^[\w.:-]{1,128}$/.test(queue)) {
-    throw new TypeError(
-      `Cannot use queue ${
-        JSON.stringify(queue) ?? String(queue)
-      }: it must be 1 to 128 letters, digits, "_", ".", ":" or "-", such as "jobs"`,
-    );
+    throw new TypeError(messages.redisQueue(queue));
   }
   return queue;
 }
@@ -64,14 +58,45 @@ export function connect(url: string, name: string): Redis {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    connectTimeout: 2000,
+    connectTimeout: CONNECT_TIMEOUT_MS,
     connectionName: name,
-    retryStrategy: (times: number) => Math.min(50 * times, 500),
+    retryStrategy: (times: number) =>
+      Math.min(RETRY_STEP_MS * times, RETRY_MAX_MS),
   });
   // Errors are seen through commands and the "close" event; without a
   // listener ioredis would print each one.
   client.on("error", () => {});
   return client;
+}
+
+/**
+ * Connects `clients` within `ms`. On failure it disconnects them and rejects
+ * with the first one's last error (the reason, such as "connect
+ * ECONNREFUSED"), else the failure itself.
+ */
+export async function connectWithin(
+  clients: Redis[],
+  ms: number,
+): Promise<void> {
+  let lastError: unknown;
+  clients[0]?.on("error", (err: unknown) => lastError = err);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      Promise.all(clients.map((c) => c.connect())),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(lastError ?? new Error(messages.serveNoAnswer())),
+          ms,
+        );
+      }),
+    ]);
+  } catch (err) {
+    for (const c of clients) c.disconnect();
+    throw lastError ?? err;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The socket of a connection, to ref/unref it. */

@@ -2,10 +2,18 @@
 
 import { resolve } from "node:path";
 import { intOption, msOption } from "../_check.ts";
+import { messages } from "../_messages.ts";
 import { defineBackend } from "../_engine/backend.ts";
-import type { PoolBackend } from "../pool/pool.ts";
+import type { PoolBackend } from "../pool/types.ts";
 import { checkQueue, checkUrl, safeUrl } from "./_client.ts";
-import { RedisEngine } from "./_coordinator.ts";
+import { type CoordinatorOptions, RedisEngine } from "./_coordinator.ts";
+
+/** The defaults of {@linkcode RedisBackendOptions}. */
+const BACKEND_DEFAULTS = Object.freeze({
+  maxPending: 1024,
+  reconnectTimeout: 5000,
+  workerTimeout: 30_000,
+});
 
 /** The options of {@linkcode redisBackend}. */
 export interface RedisBackendOptions {
@@ -74,11 +82,7 @@ export interface RedisBackendOptions {
  */
 export function redisBackend(options: RedisBackendOptions): PoolBackend {
   if (options === null || typeof options !== "object") {
-    throw new TypeError(
-      `Cannot make a Redis backend from ${
-        String(options)
-      }: pass { url: "redis://host:6379", queue: "jobs" }`,
-    );
+    throw new TypeError(messages.redisBackendOptions(options));
   }
   const url = checkUrl(options.url);
   const queue = checkQueue(options.queue);
@@ -91,33 +95,32 @@ export function redisBackend(options: RedisBackendOptions): PoolBackend {
         r.startsWith("file:") ? decodeURIComponent(new URL(r).pathname) : r,
       );
     } else {
-      throw new TypeError(
-        `Cannot use "root" ${String(r)}: it must be a folder path or file URL`,
-      );
+      throw new TypeError(messages.redisRoot(r));
     }
   }
-  const cfg = {
+  const cfg: CoordinatorOptions = {
     url,
     queue,
     root,
-    maxPending: intOption(options.maxPending, "maxPending", 1024),
+    maxPending: intOption(
+      options.maxPending,
+      "maxPending",
+      BACKEND_DEFAULTS.maxPending,
+    ),
     reconnectTimeout: msOption(
       options.reconnectTimeout,
       "reconnectTimeout",
-      5000,
+      BACKEND_DEFAULTS.reconnectTimeout,
     ),
     workerTimeout: msOption(
       options.workerTimeout,
       "workerTimeout",
-      30_000,
+      BACKEND_DEFAULTS.workerTimeout,
       true,
     ),
   };
   const backend: PoolBackend = {
     description: `${safeUrl(url)} queue "${queue}"`,
   };
-  return defineBackend(
-    backend,
-    ({ module }) => new RedisEngine(cfg, module),
-  );
+  return defineBackend(backend, () => new RedisEngine(cfg));
 }

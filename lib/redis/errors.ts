@@ -1,5 +1,6 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
 
+import { causeOf } from "../errors.ts";
 import { registerErrors } from "../_shared/wire.ts";
 
 /**
@@ -36,10 +37,7 @@ export class ModuleMismatchError extends Error {
     message: string,
     options: { module: string; workerName: string } & ErrorOptions,
   ) {
-    super(
-      message,
-      options.cause === undefined ? undefined : { cause: options.cause },
-    );
+    super(message, causeOf(options));
     this.name = "ModuleMismatchError";
     this.module = options.module;
     this.workerName = options.workerName;
@@ -74,10 +72,7 @@ export class RedisUnavailableError extends Error {
    * @param options The URL and the client's error as `cause`.
    */
   constructor(message: string, options: { url: string } & ErrorOptions) {
-    super(
-      message,
-      options.cause === undefined ? undefined : { cause: options.cause },
-    );
+    super(message, causeOf(options));
     this.name = "RedisUnavailableError";
     this.url = options.url;
   }
@@ -110,10 +105,7 @@ export class NoWorkersError extends Error {
    * @param options The queue.
    */
   constructor(message: string, options: { queue: string } & ErrorOptions) {
-    super(
-      message,
-      options.cause === undefined ? undefined : { cause: options.cause },
-    );
+    super(message, causeOf(options));
     this.name = "NoWorkersError";
     this.queue = options.queue;
   }

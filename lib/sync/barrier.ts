@@ -63,9 +63,17 @@ const actions = new WeakMap<Barrier, () => unknown>();
  * ```
  */
 export class Barrier {
-  /** The class name, for workers to restore the prototype. @ignore */
+  /**
+   * The class name, for workers to restore the prototype.
+   *
+   * @ignore
+   */
   readonly $mp: string = "Barrier";
-  /** The shared words. @ignore */
+  /**
+   * The shared words.
+   *
+   * @ignore
+   */
   readonly $state: Int32Array;
 
   /**

@@ -53,11 +53,23 @@ const SEQ = 0;
  * ```
  */
 export class Condition implements Disposable {
-  /** The class name, for workers to restore the prototype. @ignore */
+  /**
+   * The class name, for workers to restore the prototype.
+   *
+   * @ignore
+   */
   readonly $mp: string = "Condition";
-  /** The underlying lock. @ignore */
+  /**
+   * The underlying lock.
+   *
+   * @ignore
+   */
   readonly $lock: Lock | RLock;
-  /** The shared sequence word. @ignore */
+  /**
+   * The shared sequence word.
+   *
+   * @ignore
+   */
   readonly $state: Int32Array;
 
   /**
@@ -113,7 +125,14 @@ export class Condition implements Disposable {
     return this;
   }
 
-  /** Releases the lock (the end of a `using` scope). */
+  /**
+   * Releases the underlying lock at the end of a `using` scope, as
+   * `release()` does: `using _held = await cond.hold()` takes it, and
+   * leaving the scope calls this, even when the scope throws.
+   *
+   * @throws {Error} when the lock is not held (or, for an `RLock`, is held
+   * by another process).
+   */
   [Symbol.dispose](): void {
     this.release();
   }

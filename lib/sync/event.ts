@@ -28,9 +28,17 @@ const FLAG = 0;
  * ```
  */
 export class Event {
-  /** The class name, for workers to restore the prototype. @ignore */
+  /**
+   * The class name, for workers to restore the prototype.
+   *
+   * @ignore
+   */
   readonly $mp: string = "Event";
-  /** The shared word: 1 when set. @ignore */
+  /**
+   * The shared word: 1 when set.
+   *
+   * @ignore
+   */
   readonly $state: Int32Array;
 
   /** Makes an event that is not set. */

@@ -60,9 +60,17 @@ const TRUE: Promise<boolean> = Promise.resolve(true);
  * ```
  */
 export class Lock implements Disposable {
-  /** The class name, for workers to restore the prototype. @ignore */
+  /**
+   * The class name, for workers to restore the prototype.
+   *
+   * @ignore
+   */
   readonly $mp: string = "Lock";
-  /** The shared words: the holder's pid (or 0), and the waiters. @ignore */
+  /**
+   * The shared words: the holder's pid (or 0), and the waiters.
+   *
+   * @ignore
+   */
   readonly $state: Int32Array;
 
   /** Makes an unlocked lock. */
@@ -104,9 +112,25 @@ export class Lock implements Disposable {
   }
 
   /**
-   * Whether some process holds the lock (a moment's answer).
+   * Whether some process holds the lock now. It neither takes nor waits for
+   * the lock, and its answer may be out of date as soon as it returns
+   * (another process may take or free the lock meanwhile): to take the lock
+   * only when it is free, call `acquire(0)` rather than test this first.
    *
-   * @returns `true` when held.
+   * @returns `true` when a process holds the lock, `false` when it is free.
+   *
+   * @example Before and after acquire()
+   * ```ts
+   * import { Lock } from "@parallel/multiprocessing";
+   * import assert from "node:assert/strict";
+   *
+   * const lock = new Lock();
+   * assert.equal(lock.locked(), false);
+   * await lock.acquire();
+   * assert.equal(lock.locked(), true);
+   * lock.release();
+   * assert.equal(lock.locked(), false);
+   * ```
    */
   locked(): boolean {
     return Atomics.load(this.$state, HOLDER) !== 0;
@@ -128,7 +152,14 @@ export class Lock implements Disposable {
     return this;
   }
 
-  /** Releases the lock (the end of a `using` scope). */
+  /**
+   * Releases the lock at the end of a `using` scope, as `release()` does:
+   * `using _held = await lock.hold()` takes the lock, and leaving the scope
+   * calls this, even when the scope throws.
+   *
+   * @throws {Error} when the lock is not held (it was already released in
+   * the scope).
+   */
   [Symbol.dispose](): void {
     this.release();
   }

@@ -41,7 +41,11 @@ const DEPTH = 2;
  * ```
  */
 export class RLock implements Disposable {
-  /** The class name, for workers to restore the prototype. @ignore */
+  /**
+   * The class name, for workers to restore the prototype.
+   *
+   * @ignore
+   */
   readonly $mp: string = "RLock";
   /** The shared words: the owner's pid (or 0), the waiters, the depth.
    * @ignore */
@@ -104,7 +108,14 @@ export class RLock implements Disposable {
     return this;
   }
 
-  /** Releases one level (the end of a `using` scope). */
+  /**
+   * Releases one level at the end of a `using` scope, as `release()` does:
+   * `using _held = await rlock.hold()` takes one level, and leaving the
+   * scope calls this, even when the scope throws; the last level frees the
+   * lock.
+   *
+   * @throws {Error} when this process does not hold the lock.
+   */
   [Symbol.dispose](): void {
     this.release();
   }

@@ -37,9 +37,17 @@ const BOUND = 1;
  * ```
  */
 export class Semaphore implements Disposable {
-  /** The class name, for workers to restore the prototype. @ignore */
+  /**
+   * The class name, for workers to restore the prototype.
+   *
+   * @ignore
+   */
   readonly $mp: string = "Semaphore";
-  /** The shared words: the value and the bound (-1: none). @ignore */
+  /**
+   * The shared words: the value and the bound (-1: none).
+   *
+   * @ignore
+   */
   readonly $state: Int32Array;
 
   /**
@@ -131,7 +139,14 @@ export class Semaphore implements Disposable {
     return this;
   }
 
-  /** Gives one unit back (the end of a `using` scope). */
+  /**
+   * Gives one unit back at the end of a `using` scope, as `release()` does:
+   * `using _held = await sem.hold()` takes one unit, and leaving the scope
+   * calls this, even when the scope throws.
+   *
+   * @throws {Error} for a {@linkcode BoundedSemaphore}, when it would go
+   * above its initial value.
+   */
   [Symbol.dispose](): void {
     this.release();
   }
@@ -156,7 +171,11 @@ registerShareable("Semaphore", Semaphore.prototype);
  * ```
  */
 export class BoundedSemaphore extends Semaphore {
-  /** The class name, for workers to restore the prototype. @ignore */
+  /**
+   * The class name, for workers to restore the prototype.
+   *
+   * @ignore
+   */
   override readonly $mp: string = "BoundedSemaphore";
 
   /**

@@ -3,9 +3,8 @@
 // TypeScript block type-checks, the README stays short, and its links lead
 // somewhere.
 import assert from "node:assert/strict";
+import { ROOT, ROOT_DIR, runDeno } from "./fixtures/harness.ts";
 
-const ROOT = new URL("..", import.meta.url);
-const ROOT_PATH = decodeURIComponent(ROOT.pathname).replace(/\/$/, "");
 /** The README's hard limit, in bytes. */
 const README_MAX_BYTES = 15_000;
 /** The most one example program may take before it is killed. */
@@ -19,46 +18,6 @@ interface Example {
   readonly where: string;
   readonly code: string;
   readonly expected: string;
-}
-
-interface Ran {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly timedOut: boolean;
-}
-
-/** Runs `deno <args>` in the repository root, killed after `timeout` ms. */
-async function deno(args: string[], timeout: number): Promise<Ran> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    cwd: ROOT_PATH,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // it ended meanwhile
-    }
-  }, timeout);
-  try {
-    const out = await child.output();
-    const text = new TextDecoder();
-    return {
-      code: out.code,
-      stdout: text.decode(out.stdout),
-      stderr: text.decode(out.stderr),
-      timedOut,
-    };
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** The `ts` block after each marker in `file`, with the `text` block that
@@ -102,15 +61,20 @@ function fenced(
 /** Runs each example as a module inside the repository (so that deno.json's
  * import map applies) with `deno run -R`, as the docs tell readers to. */
 async function runExamples(files: string[]): Promise<number> {
-  const dir = await Deno.makeTempDir({ dir: ROOT_PATH, prefix: ".docs_test_" });
+  const dir = await Deno.makeTempDir({ dir: ROOT_DIR, prefix: ".docs_test_" });
   let ran = 0;
   try {
     for (const file of files) {
       for (const [i, example] of (await examples(file)).entries()) {
         const path = `${dir}/example_${ran}_${i}.ts`;
         await Deno.writeTextFile(path, example.code);
-        const r = await deno(["run", "-R", path], RUN_TIMEOUT_MS);
-        assert.ok(!r.timedOut, `${example.where}: killed after 30 s`);
+        const r = await runDeno(["run", "-R", path], {
+          timeout: RUN_TIMEOUT_MS,
+        });
+        assert.ok(
+          r.signal !== "SIGKILL",
+          `${example.where}: killed after 30 s`,
+        );
         assert.equal(
           r.code,
           0,
@@ -147,11 +111,13 @@ Deno.test("docs/ examples marked to run print what the pages show", async () => 
 });
 
 Deno.test("README and docs/ code blocks type-check (deno check --doc-only)", async () => {
-  const r = await deno(
-    ["check", "--doc-only", "README.md", ...await docsFiles()],
-    CHECK_TIMEOUT_MS,
-  );
-  assert.ok(!r.timedOut, "deno check was killed");
+  const r = await runDeno([
+    "check",
+    "--doc-only",
+    "README.md",
+    ...await docsFiles(),
+  ], { timeout: CHECK_TIMEOUT_MS });
+  assert.ok(r.signal !== "SIGKILL", "deno check was killed");
   assert.equal(r.code, 0, r.stderr);
 });
 

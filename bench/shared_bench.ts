@@ -8,7 +8,10 @@
 // - Lock acquire/release pairs per second, in one process and with two
 //   processes on one lock, against multiprocessing.Lock;
 // - the sum of a 10M-element float64 array in a pool worker: a SharedArray
-//   read in place against the array copied to the worker.
+//   read in place against the array copied to the worker;
+// - one element read or written, in ns: `arr[i]` (indexing), `get(i)` and
+//   `set(i, v)`, `Atomics` and plain accesses on `asTypedArray()`, against
+//   Python's `arr[i]` on a synchronized `Array` and on one with lock=False.
 //
 // Python needs `python3` (skipped cleanly when missing). Prints a table and
 // the ratios (ours / Python; for the array, copy time / shared time).
@@ -33,6 +36,12 @@ import {
 const N = Number(Deno.env.get("SHARED_BENCH_N") ?? 100_000);
 const REPS = Number(Deno.env.get("SHARED_BENCH_REPS") ?? 3);
 const ARRAY_LENGTH = 10_000_000;
+/** Elements of the array the access loops cycle through: a power of 2, so
+ * that `k & ELEMENT_MASK` picks the index. */
+const ELEMENTS = 1024;
+const ELEMENT_MASK = ELEMENTS - 1;
+/** Accesses per timed loop. */
+const ACCESSES = N * 50;
 const module = new URL("./_shared_targets.ts", import.meta.url);
 
 function log(msg: string): void {
@@ -119,6 +128,67 @@ async function arraySums(): Promise<{ shared: number; copied: number }> {
   return { shared, copied };
 }
 
+/** ns per call of `loop(n)`'s body: the best of REPS timed loops, after
+ * one to warm up (the loops return a sum, so that none is optimized away). */
+function nsPerAccess(loop: (n: number) => unknown): number {
+  loop(ACCESSES / 10);
+  const times: number[] = [];
+  for (let r = 0; r < REPS; r++) {
+    const t0 = performance.now();
+    loop(ACCESSES);
+    times.push((performance.now() - t0) * 1e6 / ACCESSES);
+  }
+  return Math.min(...times);
+}
+
+/** ns to read and to write one element, each way. */
+function elementAccess(): Record<string, [number, number]> {
+  const arr = new SharedArray("i", ELEMENTS);
+  const a = arr.asTypedArray();
+  return {
+    indexed: [
+      nsPerAccess((n) => {
+        let s = 0;
+        for (let k = 0; k < n; k++) s += arr[k & ELEMENT_MASK]!;
+        return s;
+      }),
+      nsPerAccess((n) => {
+        for (let k = 0; k < n; k++) arr[k & ELEMENT_MASK] = k;
+      }),
+    ],
+    method: [
+      nsPerAccess((n) => {
+        let s = 0;
+        for (let k = 0; k < n; k++) s += arr.get(k & ELEMENT_MASK);
+        return s;
+      }),
+      nsPerAccess((n) => {
+        for (let k = 0; k < n; k++) arr.set(k & ELEMENT_MASK, k);
+      }),
+    ],
+    atomics: [
+      nsPerAccess((n) => {
+        let s = 0;
+        for (let k = 0; k < n; k++) s += Atomics.load(a, k & ELEMENT_MASK);
+        return s;
+      }),
+      nsPerAccess((n) => {
+        for (let k = 0; k < n; k++) Atomics.store(a, k & ELEMENT_MASK, k);
+      }),
+    ],
+    plain: [
+      nsPerAccess((n) => {
+        let s = 0;
+        for (let k = 0; k < n; k++) s += a[k & ELEMENT_MASK]!;
+        return s;
+      }),
+      nsPerAccess((n) => {
+        for (let k = 0; k < n; k++) a[k & ELEMENT_MASK] = k;
+      }),
+    ],
+  };
+}
+
 async function python(): Promise<Record<string, number> | null> {
   const script = new URL("./peers/python_shared.py", import.meta.url);
   try {
@@ -159,6 +229,8 @@ if (import.meta.main) {
   const lock2 = await repeat(lockContendedRate);
   log(`array sum, ${ARRAY_LENGTH} float64`);
   const sums = await arraySums();
+  log(`element access, ${ACCESSES} per loop`);
+  const access = elementAccess();
   log("python3 multiprocessing…");
   const py = await python();
 
@@ -188,4 +260,26 @@ if (import.meta.main) {
   console.log(`| SharedArray, read in place | ${fmt(sums.shared)} |`);
   console.log(`| Float64Array, copied to the worker | ${fmt(sums.copied)} |`);
   console.log(`| copy / shared | ${(sums.copied / sums.shared).toFixed(2)}× |`);
+  console.log();
+  const accessRows: [string, number | undefined, number | undefined][] = [
+    ["`arr[i]`, `arr[i] = v` (SharedArray indexing)", ...access.indexed!],
+    ["`arr.get(i)`, `arr.set(i, v)`", ...access.method!],
+    ["`Atomics.load`, `Atomics.store` on `asTypedArray()`", ...access.atomics!],
+    ["`a[i]`, `a[i] = v` on `asTypedArray()` (plain)", ...access.plain!],
+    [
+      "Python `arr[i]`, `arr[i] = v` (synchronized `Array`)",
+      py?.array_read_ns,
+      py?.array_write_ns,
+    ],
+    [
+      "Python `arr[i]`, `arr[i] = v` (`Array(lock=False)`)",
+      py?.raw_array_read_ns,
+      py?.raw_array_write_ns,
+    ],
+  ];
+  console.log(`| one element of ${ELEMENTS} int32, ns | read | write |`);
+  console.log("| --- | ---: | ---: |");
+  for (const [name, read, write] of accessRows) {
+    console.log(`| ${name} | ${fmt(read)} | ${fmt(write)} |`);
+  }
 }

@@ -110,6 +110,20 @@ export const messages = {
   // Queues, pipes, locks and shared memory.
   ringBroken: (what: string, pid: number): string =>
     `Cannot use the ${what}: process ${pid} ended in the middle of a ${what} operation (it was terminated or ran out of memory) and may have left it half-updated; create a new ${what}`,
+  ringCorrupt: (what: string, found = "values no operation writes"): string =>
+    `Cannot use the ${what}: its shared memory holds ${found}, so a process wrote garbage into it; create a new ${what}, and hand it only to processes you trust`,
+  ringHeader: (
+    head: number,
+    tail: number,
+    used: number,
+    count: number,
+    capacity: number,
+  ): string =>
+    `a header that does not fit its ${capacity}-byte buffer (head ${head}, tail ${tail}, ${used} bytes in use, ${count} items)`,
+  ringLength: (length: number, used: number): string =>
+    `a record length of ${length} bytes with ${used} bytes in use`,
+  itemCorrupt: (what: string, reason: string): string =>
+    `Cannot read an item of the ${what}: its bytes do not decode (${reason}), so a process wrote garbage into it; create a new ${what}, and hand it only to processes you trust`,
   tooLarge: (what: string, bytes: number, capacity: number): string =>
     `Cannot send an item of ${bytes} bytes through a ${what} of ${capacity} bytes: pass a larger "capacityBytes" when creating it`,
   queueClosed: (): string =>
@@ -141,6 +155,8 @@ export const messages = {
     `Cannot release the ${kind}: it is not acquired`,
   notOwner: (owner: number, pid: number): string =>
     `Cannot release the RLock: process ${owner} holds it, not this process (${pid})`,
+  semaphoreMax: (value: number): string =>
+    `Cannot release the Semaphore: its value is already ${value}, the most it can hold; release only units that were acquired (a BoundedSemaphore catches extra releases)`,
   overReleased: (bound: number): string =>
     `Cannot release the BoundedSemaphore: it was released more times than acquired (its initial value is ${bound})`,
   holdTimeout: (kind: string, ms: number): string =>
@@ -152,15 +168,25 @@ export const messages = {
   badTypecode: (value: unknown): string =>
     `Cannot use typecode ${
       quote(value)
-    }: it must be one of "b", "B", "h", "H", "i", "I", "l", "L", "q", "Q", "f", "d"`,
+    }: it must be one of "b", "B", "h", "H", "i", "I", "l", "L", "q", "Q", "f", "d", "c", "u"`,
   badElement: (typecode: string, expected: string, value: unknown): string =>
     `Cannot store ${
       quote(value)
     } with typecode "${typecode}": it takes ${expected}`,
   badIndex: (index: unknown, length: number): string =>
-    `Cannot use index ${quote(index)}: it must be an integer from 0 to ${
-      length - 1
-    }`,
+    length === 0
+      ? `Cannot use index ${quote(index)}: the array is empty`
+      : `Cannot use index ${quote(index)}: it must be an integer from 0 to ${
+        length - 1
+      }`,
+  noNewProperty: (what: string, key: unknown, instead: string): string =>
+    `Cannot set ${
+      quote(key)
+    } on a ${what}: it takes no new properties; ${instead}`,
+  notBytes: (kind: string): string =>
+    `Cannot receive bytes: the next message, of type ${kind}, was sent with send() and is not bytes; it was dropped: receive such messages with recv()`,
+  bytesTooLong: (length: number, maxLength: number): string =>
+    `Cannot receive a message of ${length} bytes: it is longer than maxLength ${maxLength}; it was dropped: pass a larger maxLength`,
   noLock: (what: string): string =>
     `Cannot get the lock of this ${what}: it was made with lock: false`,
   // Inside a worker.
@@ -239,9 +265,116 @@ export const messages = {
     `Worker ${worker} refused "${fn}" from "${module}": the file changed since the worker imported it (sha256 ${then}… then, ${now}… now), and a worker cannot import a module twice; restart the worker to run the new code`,
   serveUnsendable: (chunk: number, why: string): string =>
     `Cannot send a result of chunk ${chunk} back through Redis: ${why}; return structured-clone values (no functions or class instances)`,
+  // Isolation: workers that are OS processes.
+  badIsolation: (value: unknown): string =>
+    `Cannot use "isolation": it must be "thread" (workers are threads of this process) or "process" (workers are OS processes), received ${
+      quote(value)
+    }`,
+  noSpawnPermission: (exec: string, missing: string): string =>
+    `Cannot start a worker with isolation "process": it runs ${exec} as a child process, which needs ${missing}; run with --allow-run=${exec} --allow-env (or -A), or use isolation: "thread"`,
+  escalate: (name: string, item?: string): string =>
+    `Cannot give a worker with isolation "process" ${name} access${
+      item === undefined ? "" : ` to ${quote(item)}`
+    }: this program does not have it, and a worker never gets more than its parent; grant it to the program first, or ask for less`,
+  partialGrant: (name: string): string =>
+    `Cannot give a worker with isolation "process" all ${name} access: this program's ${name} permission has exceptions (--deny-${name} or --ignore-${name}) that it cannot read back to pass on; list what the worker may use instead, such as { ${name}: [...] }`,
+  badPermissionKey: (key: string): string =>
+    `Cannot use "permissions.${key}": the permissions are read, write, net, env, sys, run, ffi and import`,
+  badPermissionValue: (key: string, value: unknown): string =>
+    `Cannot use "permissions.${key}": it must be "inherit", true, false or a list of strings, received ${
+      quote(value)
+    }`,
+  commaInGrant: (name: string, item: string): string =>
+    `Cannot give a worker with isolation "process" ${name} access to ${
+      quote(item)
+    }: Deno's --allow-${name} flag separates entries with commas, so an entry cannot hold one; grant a folder above it instead`,
+  childStart: (name: string, how: string, command: string): string =>
+    `Cannot start worker "${name}" as a process: "${command}" ${how} before it ran any code; Deno's own message, if any, is on stderr above (bad flags, or a config, import map or lockfile the child cannot use); fix that, or use isolation: "thread"`,
+  childSignal: (signal: string): string => `ended by ${signal}`,
+  childExit: (code: number): string => `exited with code ${code}`,
+  childHeap: (limit: number | undefined): string =>
+    limit === undefined
+      ? `its V8 heap limit (the OS ended it with a V8 fatal error)`
+      : `resourceLimits.maxOldGenerationSizeMb (${limit} MB)`,
+  childImportHint: (config: string): string =>
+    ` (in a worker with isolation "process": the child resolves modules as its parent does only when it can copy the parent's flags, and this program's command line can be read only with -A, so the child used ${config} and none of the command line's --import-map, --config or --no-config; run with -A, or put the import map in that deno.json)`,
+  ipcCannotCopy: (where: string, reason: string): string =>
+    `${reason} (at ${where}), and a worker with isolation "process" gets a copy`,
+  ipcFunction: (): string => `a function cannot be copied`,
+  ipcSymbol: (): string => `a symbol cannot be copied`,
+  ipcDetached: (): string =>
+    `its ArrayBuffer is detached (it was transferred away), so there is nothing to copy`,
+  ipcDepth: (max: number): string =>
+    `the value is nested more than ${max} levels deep, which the IPC channel cannot copy`,
+  ipcKind: (tag: string): string =>
+    `a ${tag} cannot be copied to another OS process (only plain data goes: objects, arrays, Map, Set, Date, RegExp, errors, ArrayBuffers and typed arrays)`,
+  ipcSharedMemory: (): string => `shared memory cannot reach another process`,
+  ipcShared: (where: string, kind: string): string =>
+    `Cannot send ${where} to a worker with isolation "process": it holds a ${kind}, whose state lives in memory that only the threads of one process share; use isolation: "thread", or a Manager (its objects are reached from every process)`,
   // AsyncResult.
   resultNotReady: (): string =>
     `Cannot tell whether the result is successful: it is not ready yet; await wait() or get() first`,
   resultTimeout: (ms: number): string =>
     `Result not ready after ${ms} ms; the work goes on: call get() again to wait longer`,
+  // Hostile workers and hostile Redis input (see docs/security.md).
+  workerProtocol: (name: string, problem: string): string =>
+    `Worker "${name}" sent a malformed message (${problem}), so it was ended (a pool replaces it with a new worker); only code that tampers with the library's channel sends one: check what the target, or a module it imports, does`,
+  scopedPromptRisk: (): string =>
+    `Cannot start a worker with scoped permissions in a terminal: Deno would ask you there to grant the worker what it lacks (a read outside its folders, say), and one "y" gives code you do not trust that access. Run with --no-prompt (with -A, so that the library can see the flag; or set DENO_NO_PROMPT=1 and allow reading it with --allow-env=DENO_NO_PROMPT), or use isolation: "process", whose workers never prompt`,
+  scopedGraphOutside: (module: string, file: string, via: string): string =>
+    `Cannot start a worker with scoped permissions for ${module}: it imports ${file}${via}, which is outside the places it may load from (its "read" permission, the folder of ${module}, and this library). Deno loads the static imports of a worker's modules (and import() of a literal path) without checking the worker's permissions, so this would let it read that file; move the file inside one of those places, or add its folder to the worker's "read" permission`,
+  scopedGraphUnchecked: (module: string, file: string, why: string): string =>
+    `Cannot start a worker with scoped permissions for ${module}: its import of ${file} cannot be checked (${why}), and Deno would load it without checking the worker's permissions; give the program read access to ${file} (-R), or remove the import`,
+  redisMalformedReply: (stream: string, dropped: number): string =>
+    `dropped ${dropped} malformed ${
+      dropped === 1 ? "result" : "results"
+    } from ${stream} so far: something other than a worker writes to this pool's reply stream, or a worker runs another version of the library`,
+  serveTaskFailed: (entry: string, why: string): string =>
+    `dropped task entry ${entry}: handling it failed (${why})`,
+  serveBadItems: (): string =>
+    `Cannot run the task: its items are not a list of as many values as its counts say; the coordinator and the worker may run different versions of the library`,
+  serveMalformedTask: (entry: string, problem: string, dropped: number): string =>
+    `dropped task entry ${entry}: ${problem} (${dropped} malformed so far); something other than a coordinator of this library writes to the queue's stream`,
+  // Managers.
+  managerUnguarded: (): string =>
+    `Cannot start a Manager while a worker is importing its target module: ` +
+    `the module starts a manager at its top level, which every worker would do again; ` +
+    `guard that code with "if (import.meta.main) { ... }", as Python guards it with 'if __name__ == "__main__":'`,
+  managerShutDown: (what: string): string =>
+    `Cannot use ${what}: its manager was shut down (shutdown(), or the end of its "await using" scope); create a new Manager for more shared objects`,
+  managerDied: (what: string): string =>
+    `Cannot use ${what}: its manager's server thread ended unexpectedly; create a new Manager`,
+  managerGone: (what: string, pid: number): string =>
+    `Cannot use ${what}: process ${pid}, which made its manager, has ended, and the manager with it; make the Manager in a process that outlives its users`,
+  managerUnreachable: (what: string): string =>
+    `Cannot use ${what}: its manager cannot be reached from this process (the process that owns it is gone, or did not pass it here)`,
+  managerRemoteCreate: (): string =>
+    `Cannot make an object in a manager from another OS process; make it where the Manager lives and pass its proxy`,
+  managerCorrupt: (why: string): string =>
+    `The manager's reply is malformed (${why}): a process wrote into the manager's shared memory; create a new Manager, and hand its proxies only to processes you trust`,
+  managerRefused: (what: string, why: string): string =>
+    `The manager refused a request on ${what} as malformed (${why}): a process wrote into the manager's shared memory, or runs another version of the library`,
+  managerTooLarge: (bytes: number, max: number): string =>
+    `Cannot send ${bytes} bytes to the manager: one request carries at most ${max} bytes; store the value in smaller parts`,
+  managerClone: (path: string, reason: string): string =>
+    `Cannot send ${path} to the manager: ${reason}; pass only structured-clone values (plain data, arrays, Map, Set, Date, typed arrays, errors)`,
+  managerNested: (brand: string): string =>
+    `it is a ${brand}, and a manager holds copies of plain values, not shared objects (there are no nested proxies); pass the ${brand} to the process itself, or store plain data`,
+  keyError: (key: unknown): string =>
+    `Key ${
+      quote(key)
+    } is not in the dict; pass a default (pop(key, fallback)) or check with has(key) first`,
+  notInList: (op: string, value: unknown): string =>
+    `Cannot ${op} ${
+      quote(value)
+    }: no item of the list equals it (items are compared by content)`,
+  listIndex: (op: string, index: number, length: number): string =>
+    length === 0
+      ? `Cannot ${op} list index ${index}: the list is empty`
+      : `Cannot ${op} list index ${index}: the list has ${length} items, so an index must be from ${-length} to ${
+        length - 1
+      }`,
+  popEmpty: (): string => `Cannot pop from an empty list`,
+  shareableNotLoaded: (brand: string): string =>
+    `Cannot call a method of this ${brand}: its class was never loaded in this worker, because the target module imports "@parallel/multiprocessing" only for types, which TypeScript erases; add import "@parallel/multiprocessing"; to the target module`,
 } as const;

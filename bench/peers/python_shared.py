@@ -7,6 +7,9 @@ Progress goes to stderr; the LAST line of stdout is one JSON object:
                                          to consumer process (median)
   lock_pairs_s                           acquire+release pairs/s, one process
   lock_contended_pairs_s                 pairs/s, 2 processes on one lock
+  array_read_ns, array_write_ns          ns per arr[i] / arr[i] = v on a
+                                         synchronized Array('i', 1024) (best)
+  raw_array_read_ns, raw_array_write_ns  the same with lock=False
   version                                platform.python_version()
 """
 
@@ -90,6 +93,35 @@ def lock_contended_rate(n):
     return 2 * n / (time.perf_counter() - t0)
 
 
+ELEMENTS = 1024
+
+
+def array_access_ns(n, reps, lock):
+    """ns per read and per write of one element (best of reps loops)."""
+    arr = multiprocessing.Array("i", ELEMENTS, lock=lock)
+    mask = ELEMENTS - 1
+
+    def read():
+        s = 0
+        for k in range(n):
+            s += arr[k & mask]
+        return s
+
+    def write():
+        for k in range(n):
+            arr[k & mask] = k
+
+    def best(loop):
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            loop()
+            times.append((time.perf_counter() - t0) * 1e9 / n)
+        return min(times)
+
+    return best(read), best(write)
+
+
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     reps = int(sys.argv[2]) if len(sys.argv) > 2 else 3
@@ -106,6 +138,11 @@ def main():
     log(f"Lock, 2 processes x {n} pairs")
     out["lock_contended_pairs_s"] = statistics.median(
         lock_contended_rate(n) for _ in range(reps))
+    log(f"Array element access, {n * 10} per loop")
+    out["array_read_ns"], out["array_write_ns"] = array_access_ns(
+        n * 10, reps, True)
+    out["raw_array_read_ns"], out["raw_array_write_ns"] = array_access_ns(
+        n * 10, reps, False)
     print(json.dumps(out))
 
 

@@ -212,6 +212,107 @@ export class Connection<T = unknown> {
   }
 
   /**
+   * Sends bytes to the other end, as Python's `send_bytes()`: the `size`
+   * bytes of `data` from byte `offset` (default: all of them), copied when
+   * called, so later changes to `data` are not sent. The other end receives
+   * them as one `Uint8Array` with {@linkcode Connection.recvBytes} (or
+   * `recv()`). Waits, as `send()` does, while the pipe's bytes in this
+   * direction are used up.
+   *
+   * @param data The bytes: a `Uint8Array`, an `ArrayBuffer` or
+   * `SharedArrayBuffer`, or any other typed array or `DataView` (its bytes,
+   * in the platform's byte order).
+   * @param offset The first byte of `data` to send; default 0.
+   * @param size How many bytes to send; default all from `offset` on.
+   * @returns A promise that resolves when the bytes are in the pipe.
+   * @throws {TypeError} (as a rejection) when `data` is not bytes, or
+   * `offset` or `size` is not a number.
+   * @throws {RangeError} (as a rejection) when `offset` or `size` is not an
+   * integer, or the range they give is not inside `data`, or when the bytes
+   * are more than the pipe's capacity.
+   * @throws {Error} (as a rejection) when this end is closed or can only
+   * receive.
+   * @throws {Deno.errors.BrokenPipe} (as a rejection) when the other end is
+   * closed.
+   *
+   * @example Send part of a buffer
+   * ```ts
+   * import { Pipe } from "@parallel/multiprocessing";
+   * import assert from "node:assert/strict";
+   *
+   * const [left, right] = Pipe();
+   * await left.sendBytes(new Uint8Array([1, 2, 3, 4, 5]), 1, 3);
+   * assert.deepEqual(await right.recvBytes(), new Uint8Array([2, 3, 4]));
+   * left.close();
+   * right.close();
+   * ```
+   */
+  async sendBytes(
+    data: ArrayBufferLike | ArrayBufferView,
+    offset?: number,
+    size?: number,
+  ): Promise<void> {
+    const all = bytesOf(data);
+    const from = byteCount(offset, "offset", all.length, 0);
+    const n = byteCount(size, "size", all.length - from, all.length - from);
+    // A copy of exactly these bytes: a view would carry its whole buffer.
+    await this.send(all.slice(from, from + n) as T);
+  }
+
+  /**
+   * Receives the next message as bytes, waiting until one comes: what the
+   * other end sent with {@linkcode Connection.sendBytes} (or a `Uint8Array`
+   * it sent with `send()`), as Python's `recv_bytes()`.
+   *
+   * A message longer than `maxLength` bytes rejects with a `RangeError`
+   * naming both lengths, and a message that is not bytes (sent with
+   * `send()`) with a `TypeError`. Either way the message is taken out of the
+   * pipe and dropped (never delivered in part), and the connection stays
+   * usable: the next call gets the next message. Python instead leaves the
+   * connection unreadable after a too-long message.
+   *
+   * @param maxLength The most bytes to accept; default no limit.
+   * @returns A promise of the bytes, in a buffer of their own.
+   * @throws {TypeError} (as a rejection) when `maxLength` is not a number,
+   * or the message is not bytes.
+   * @throws {RangeError} (as a rejection) when `maxLength` is not an integer
+   * of 0 or more, or the message is longer.
+   * @throws {EOFError} (as a rejection) when the other end is closed and
+   * everything it sent was received.
+   * @throws {Error} (as a rejection) when this end is closed or can only
+   * send.
+   *
+   * @example A limit on the length
+   * ```ts
+   * import { Pipe } from "@parallel/multiprocessing";
+   * import assert from "node:assert/strict";
+   *
+   * const [left, right] = Pipe();
+   * await left.sendBytes(new TextEncoder().encode("too long"));
+   * await left.sendBytes(new TextEncoder().encode("ok"));
+   * await assert.rejects(right.recvBytes(4), RangeError); // dropped
+   * assert.equal(new TextDecoder().decode(await right.recvBytes(4)), "ok");
+   * left.close();
+   * right.close();
+   * ```
+   */
+  async recvBytes(maxLength?: number): Promise<Uint8Array> {
+    const max = byteCount(maxLength, "maxLength", Infinity, Infinity);
+    const got: unknown = await this.recv();
+    if (!(got instanceof Uint8Array)) {
+      throw new TypeError(messages.notBytes(kindOf(got)));
+    }
+    if (got.length > max) {
+      throw new RangeError(messages.bytesTooLong(got.length, max));
+    }
+    // node:v8 gives a view into the buffer it read from: copy, so that the
+    // caller's `.buffer` holds these bytes and no others.
+    return got.byteOffset === 0 && got.byteLength === got.buffer.byteLength
+      ? got
+      : got.slice();
+  }
+
+  /**
    * Whether `recv()` would not wait: a value is ready, or the other end is
    * closed. As Python's `poll()`, without `timeout` it answers at once.
    *
@@ -260,6 +361,52 @@ function reader(conn: Connection<unknown>, op: string): Ring {
   if (conn.closed) throw new Error(messages.connectionClosed(op));
   if (conn.$in === null) throw new Error(messages.sendOnly(op));
   return conn.$in;
+}
+
+/** The bytes of `data`, as a view (not a copy). */
+function bytesOf(data: unknown): Uint8Array {
+  if (ArrayBuffer.isView(data)) {
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
+  if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) {
+    return new Uint8Array(data);
+  }
+  throw new TypeError(
+    messages.badOption(
+      "sendBytes() data",
+      "bytes: a Uint8Array, an ArrayBuffer or another typed array or DataView",
+      data,
+    ),
+  );
+}
+
+/** A count of bytes for `name`: `fallback` when absent, else an integer
+ * from 0 to `most`. */
+function byteCount(
+  value: unknown,
+  name: string,
+  most: number,
+  fallback: number,
+): number {
+  if (value === undefined) return fallback;
+  const expected = most === Infinity
+    ? "an integer of 0 or more"
+    : `an integer from 0 to ${most}`;
+  if (typeof value !== "number") {
+    throw new TypeError(messages.badOption(`"${name}"`, expected, value));
+  }
+  if (!Number.isInteger(value) || value < 0 || value > most) {
+    throw new RangeError(messages.badOption(`"${name}"`, expected, value));
+  }
+  return value;
+}
+
+/** The type of a received value, for a message: "string", "Array". */
+function kindOf(value: unknown): string {
+  if (value === null || typeof value !== "object") {
+    return value === null ? "null" : typeof value;
+  }
+  return Object.getPrototypeOf(value)?.constructor?.name ?? "object";
 }
 
 registerShareable("Connection", Connection.prototype);

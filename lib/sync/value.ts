@@ -1,28 +1,35 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
-// Python's `multiprocessing.Value`: one number in shared memory.
+// Python's `multiprocessing.Value`: one number (or character) in shared
+// memory.
 
 import { registerShareable } from "../_shared/shareable.ts";
+import { messages } from "../_messages.ts";
 import type { Lock } from "./lock.ts";
 import type { RLock } from "./rlock.ts";
 import {
-  checkElement,
+  closeChain,
   ctorOf,
   type ElementOf,
-  isFloat,
+  load,
   lockOf,
   makeLock,
   type SharedMemoryOptions,
+  store,
   type Typecode,
   type TypedArrayOf,
 } from "./typecode.ts";
 
 /**
- * One number in shared memory, as Python's `multiprocessing.Value`: every
- * process that has it reads and writes the same `value`. Pass it in
- * `Process` args or pool task arguments.
+ * One number (or character) in shared memory, as Python's
+ * `multiprocessing.Value`: every process that has it reads and writes the
+ * same `value`. Pass it in `Process` args or pool task arguments.
  *
- * For integer typecodes, reading and writing `value` is one atomic
- * operation (lock-free), but `v.value += 1` is a read then a write: hold
+ * `value` is the only property it takes: a mistaken `v.valu = 3` throws a
+ * `TypeError` instead of quietly adding a property that no other process
+ * would see.
+ *
+ * For integer and character typecodes, reading and writing `value` is one
+ * atomic operation (lock-free), but `v.value += 1` is a read then a write: hold
  * `getLock()` around it, as in Python. For `f` and `d`, reads and writes
  * are plain memory accesses: hold the lock when another process may write
  * at the same time.
@@ -60,6 +67,12 @@ import {
  * const big = new Value("q", 2n ** 40n, { lock: false });
  * assert.equal(big.value, 1099511627776n);
  * assert.throws(() => new Value("x" as "i", 0), TypeError);
+ * const letter = new Value("c", "a");
+ * letter.value = "b";
+ * assert.equal(letter.value, "b");
+ * assert.throws(() => {
+ *   (v as unknown as { valu: number }).valu = 3;
+ * }, TypeError);
  * ```
  */
 export class Value<C extends Typecode = Typecode> {
@@ -82,11 +95,12 @@ export class Value<C extends Typecode = Typecode> {
    */
   readonly $lock: Lock | RLock | null;
   /**
-   * The typecode the value was made with, one of `b B h H i I l L q Q f d`
-   * (see {@linkcode Typecode}). It fixes what `value` holds (a `bigint` for
-   * `q`/`Q`, else a number), the range integers wrap into, and whether
-   * reading and writing `value` is atomic (integer typecodes) or a plain
-   * memory access (`f`, `d`). It never changes.
+   * The typecode the value was made with, one of
+   * `b B h H i I l L q Q f d c u` (see {@linkcode Typecode}). It fixes what
+   * `value` holds (a `bigint` for `q`/`Q`, a one-character string for
+   * `c`/`u`, else a number), the range integers wrap into, and whether
+   * reading and writing `value` is atomic (integer and character typecodes)
+   * or a plain memory access (`f`, `d`). It never changes.
    *
    * @example
    * ```ts
@@ -104,9 +118,10 @@ export class Value<C extends Typecode = Typecode> {
   /**
    * Makes a shared value.
    *
-   * @param typecode One of `b B h H i I l L q Q f d`.
-   * @param initial The first value: a `bigint` for `q`/`Q`, else a number
-   * (an integer for integer typecodes). Default 0.
+   * @param typecode One of `b B h H i I l L q Q f d c u`.
+   * @param initial The first value: a `bigint` for `q`/`Q`, a
+   * one-character string for `c`/`u`, else a number (an integer for integer
+   * typecodes). Default 0 (`"\0"` for `c`/`u`).
    * @param options `{ lock }`: `true` (default) for a new `RLock`, a lock to
    * use, or `false` for none.
    * @throws {TypeError} when `typecode` is not one of those, or `initial`
@@ -123,20 +138,26 @@ export class Value<C extends Typecode = Typecode> {
     this.$data = new Ctor(buffer, 0, 1) as TypedArrayOf<C>;
     if (initial !== undefined) this.value = initial;
     this.$lock = makeLock(options?.lock, "Value");
+    // No new properties: a mistaken `v.valu = 3` throws, as does writing
+    // the fields. A subclass may still define its own fields.
+    if (new.target === Value) Object.freeze(this);
   }
 
   /**
    * The number in shared memory: every process that has this `Value` reads
-   * and writes the same one. A `bigint` for `q`/`Q`, else a number.
+   * and writes the same one. A `bigint` for `q`/`Q`, a one-character string
+   * for `c` (a code from 0 to 255) and `u` (one UTF-16 code unit), else a
+   * number.
    *
-   * For integer typecodes, a read or a write is one atomic operation, and
-   * an out-of-range integer wraps, as in C; for `f` and `d`, a plain memory
-   * access. `v.value += 1` is a read then a write, not one atomic step: hold
+   * For integer and character typecodes, a read or a write is one atomic
+   * operation, and an out-of-range integer wraps, as in C; for `f` and `d`,
+   * a plain memory access. `v.value += 1` is a read then a write, not one atomic step: hold
    * `getLock()` around it when another process may write at the same time.
    *
    * @throws {TypeError} on a write of a value that does not fit the
-   * typecode: not a `bigint` for `q`/`Q`, not a number for `f`/`d`, not an
-   * integer number for the other typecodes.
+   * typecode: not a `bigint` for `q`/`Q`, not a number for `f`/`d`, not a
+   * one-character string of the right range for `c`/`u`, not an integer
+   * number for the other typecodes.
    *
    * @example Read, write, wrap
    * ```ts
@@ -168,22 +189,25 @@ export class Value<C extends Typecode = Typecode> {
 }
 
 Object.defineProperty(Value.prototype, "value", {
-  get(this: Value): ElementOf<Typecode> {
-    const t = this.typecode;
-    return isFloat(t) ? this.$data[0]! : Atomics.load(
-      this.$data as Int32Array,
-      0,
-    );
+  get(this: Value): unknown {
+    return load(this.typecode, this.$data, 0);
   },
-  set(this: Value, v: ElementOf<Typecode>): void {
-    const t = this.typecode;
-    checkElement(t, v);
-    if (isFloat(t)) (this.$data as Float64Array)[0] = v as number;
-    else Atomics.store(this.$data as Int32Array, 0, v as number);
+  set(this: Value, v: unknown): void {
+    store(this.typecode, this.$data, 0, v);
   },
   // As a class accessor: not enumerable, configurable.
   enumerable: false,
   configurable: true,
+});
+
+// Also on a Value that structured clone re-created in a worker (extensible,
+// unlike one made here): a write of any other property throws.
+closeChain(Value.prototype, {
+  set(_target, key) {
+    throw new TypeError(
+      messages.noNewProperty("Value", key, 'read and write "value"'),
+    );
+  },
 });
 
 registerShareable("Value", Value.prototype);

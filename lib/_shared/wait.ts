@@ -8,6 +8,14 @@
 // so while any wait is pending this isolate keeps one long, idle interval
 // timer, as a blocked call keeps a Python program running.
 //
+// The words are shared with every process that was handed the object, and a
+// scoped worker runs untrusted code: any word may hold anything. So no thread
+// waits synchronously for longer than GUARD_SLICE_MS in one stretch (a guard
+// held longer is waited for asynchronously, giving the event loop its turns),
+// and a run of waits that end at once because the word keeps changing gives
+// the event loop a turn too. A wait then costs a hostile holder's victim its
+// timeout, never its timers.
+//
 // Imports lib/_shared/, lib/_check.ts, lib/_messages.ts and lib/errors.ts:
 // nothing from the main-side engine.
 
@@ -17,11 +25,27 @@ import { messages } from "../_messages.ts";
 import { hasEnded, watchEnds } from "./liveness.ts";
 import { AbandonedLockError } from "../errors.ts";
 
+/**
+ * The longest (ms) a thread waits synchronously, in one stretch, for a guard
+ * word. An honest holder keeps a guard for the microseconds a few statements
+ * take, so one held longer belongs to a process that was descheduled, or
+ * that wrote a pid there to freeze us: the caller then waits for it
+ * asynchronously ({@linkcode waitGuard}) and the event loop runs meanwhile.
+ */
+export const GUARD_SLICE_MS = 10;
 /** How often `lockGuard` looks at a held guard before it sleeps on it. */
 const GUARD_SPINS = 1000;
-/** How long (ms) `lockGuard` sleeps at a time on a guard whose holder runs,
- * before it looks again whether the holder ended. */
-const GUARD_NAP_MS = 20;
+/** How long (ms) `lockGuard` sleeps at a time, within its slice, on a guard
+ * whose holder runs, before it looks again whether the holder ended. */
+const GUARD_NAP_MS = 1;
+/** How long (ms) `waitGuard` waits at most: then the caller looks again
+ * whether the holder ended, or the guard was freed without a notify. */
+const GUARD_POLL_MS = 50;
+/** `lockGuard`'s answer when the guard stayed held for its whole slice. */
+export const GUARD_BUSY = -1;
+/** How many waits in a row may end at once (the word changed before the
+ * wait began) before `waitWord` gives the event loop a turn. */
+const SYNC_STREAK = 64;
 /** How often `takeOwner` looks at a held lock before it waits async. */
 const OWNER_SPINS = 200;
 
@@ -56,6 +80,11 @@ function unhold(): void {
   }
 }
 
+// Waits that ended at once, in a row (any wait that did wait resets it), and
+// when the first of them ended.
+let streak = 0;
+let streakStart = 0;
+
 /**
  * Waits until `ia[index]` is notified while it holds `value`, or the deadline
  * passes. Resolves at once (`"not-equal"`) when it no longer holds `value`.
@@ -67,8 +96,28 @@ export async function waitWord(
   deadline: number,
 ): Promise<"ok" | "not-equal" | "timed-out"> {
   const r = Atomics.waitAsync(ia, index, value, remaining(deadline));
-  if (!r.async) return r.value;
-  return await held(r.value);
+  if (r.async) {
+    streak = 0;
+    return await held(r.value);
+  }
+  // An answer at once resumes the caller in a microtask, which never lets
+  // timers run: a process that keeps changing the word (or a word that never
+  // holds what the caller waits on) would starve the event loop.
+  const now = performance.now();
+  if (streak++ === 0) {
+    streakStart = now;
+  } else if (
+    streak >= SYNC_STREAK || now - streakStart >= GUARD_SLICE_MS
+  ) {
+    streak = 0;
+    await nextTurn();
+  }
+  return r.value;
+}
+
+/** Resolves in a later turn of the event loop, after timers had theirs. */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** Awaits a waitAsync promise while keeping the event loop alive. */
@@ -82,13 +131,17 @@ export async function held<T>(p: Promise<T>): Promise<T> {
 }
 
 /**
- * Blocks (synchronously) until `ia[index]` is free, then holds it for `pid`.
- * For guards held only during a few synchronous statements. Returns the pid
- * of an ended process that held it (the guarded data may be half-updated),
- * else 0.
+ * Takes the guard `ia[index]` for `pid`, for guards held only during a few
+ * synchronous statements: spins, then sleeps on it, for at most
+ * {@linkcode GUARD_SLICE_MS} in all. Returns 0 when taken; the pid of an
+ * ended process that held it, when taken from that process (the guarded
+ * data may be half-updated); or {@linkcode GUARD_BUSY} when it stayed held
+ * for the whole slice (not taken: wait with {@linkcode waitGuard}, then call
+ * again).
  */
 export function lockGuard(ia: Int32Array, index: number, pid: number): number {
   if (Atomics.compareExchange(ia, index, 0, pid) === 0) return 0;
+  let until = 0;
   for (let spin = 0;; spin++) {
     const holder = Atomics.load(ia, index);
     if (holder === 0) {
@@ -96,16 +149,44 @@ export function lockGuard(ia: Int32Array, index: number, pid: number): number {
       continue;
     }
     if (spin < GUARD_SPINS) continue;
+    // hasEnded() is false for every pid <= 0, GUARD_BUSY included.
     if (hasEnded(holder)) {
       if (Atomics.compareExchange(ia, index, holder, pid) === holder) {
         return holder;
       }
       continue;
     }
-    // The holder is running (or descheduled): sleep until it unlocks; wake
-    // now and then to see whether it ended while holding the guard.
-    Atomics.wait(ia, index, holder, GUARD_NAP_MS);
+    // The holder is running (or descheduled, or lying): sleep until it
+    // unlocks, waking now and then to see whether it ended, until the slice
+    // is used up.
+    const now = performance.now();
+    if (until === 0) until = now + GUARD_SLICE_MS;
+    else if (now >= until) return GUARD_BUSY;
+    Atomics.wait(ia, index, holder, Math.min(GUARD_NAP_MS, until - now));
   }
+}
+
+/**
+ * Waits, asynchronously, for the guard `ia[index]` that
+ * {@linkcode lockGuard} found busy: until it is freed (or its word changes),
+ * {@linkcode GUARD_POLL_MS} pass, or the deadline. Always lets the event
+ * loop turn before it resolves.
+ */
+export async function waitGuard(
+  ia: Int32Array,
+  index: number,
+  deadline: number,
+): Promise<void> {
+  const holder = Atomics.load(ia, index);
+  if (holder !== 0) {
+    const ms = Math.min(GUARD_POLL_MS, remaining(deadline));
+    const r = Atomics.waitAsync(ia, index, holder, ms);
+    if (r.async) {
+      await held(r.value);
+      return;
+    }
+  }
+  await nextTurn();
 }
 
 /** Frees a guard taken with {@linkcode lockGuard}. */

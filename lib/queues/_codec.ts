@@ -7,10 +7,11 @@
 // than -0, booleans and null, without shared references) go as JSON, which
 // costs ~1-2 µs. The first byte says which.
 //
-// Imports node:v8 and lib/_shared/clone.ts only.
+// Imports node:v8, lib/_shared/clone.ts and lib/_messages.ts only.
 
 import { deserialize, serialize } from "node:v8";
 import { cloneError } from "../_shared/clone.ts";
+import { messages } from "../_messages.ts";
 
 /** The first byte of a record: JSON text follows. */
 const JSON_TAG = 1;
@@ -135,7 +136,18 @@ export function extract(
   return out;
 }
 
-/** The value of what {@linkcode extract} took. */
-export function decode(taken: string | Uint8Array): unknown {
-  return typeof taken === "string" ? JSON.parse(taken) : deserialize(taken);
+/**
+ * The value of what {@linkcode extract} took. `what` names the queue or pipe
+ * in the error for bytes that do not decode, which only a process writing
+ * garbage into the shared buffer leaves.
+ */
+export function decode(
+  taken: string | Uint8Array,
+  what = "queue or pipe",
+): unknown {
+  try {
+    return typeof taken === "string" ? JSON.parse(taken) : deserialize(taken);
+  } catch (err) {
+    throw new Error(messages.itemCorrupt(what, String(err)), { cause: err });
+  }
 }

@@ -8,19 +8,41 @@
 // process inside) serialises every change; it is held only for a few
 // synchronous statements. Waiters wait on two sequence words, DATA (bumped
 // by each put and by close) and SPACE (bumped by each take), which they read
-// under the guard; a waiter counts itself in GET_WAITERS / PUT_WAITERS, so
-// that nobody notifies when nobody waits.
+// under the guard, then look at the closing flags once more; a waiter counts
+// itself in GET_WAITERS / PUT_WAITERS, so that nobody notifies when nobody
+// waits. Closing sets a flag and bumps both sequence words without the
+// guard: a waiter that missed the flag read the sequence word before the
+// bump, so its wait ends at once.
+//
+// Any process that was handed the ring can write anything into it. So a
+// guard held longer than a slice is waited for asynchronously (see
+// lib/_shared/wait.ts), the capacity is the length of this process's own view
+// (never the header's word), and a header or record length that no operation
+// writes marks the ring broken (BROKEN = CORRUPT) before anything is read or
+// allocated from it.
 //
 // Imports its codec, lib/_shared/wait.ts and lib/_messages.ts.
 
 import { extract } from "./_codec.ts";
-import { lockGuard, me, unlockGuard, waitWord } from "../_shared/wait.ts";
+import {
+  GUARD_BUSY,
+  lockGuard,
+  me,
+  unlockGuard,
+  waitGuard,
+  waitWord,
+} from "../_shared/wait.ts";
 import { messages } from "../_messages.ts";
 
 /** The bytes of a word: a record's length, and the unit records align to. */
 const WORD = 4;
 /** log2(WORD): a byte offset shifted right by it is a word index. */
 const WORD_SHIFT = 2;
+/** The bits of a byte offset that must be 0 for it to be on a word. */
+const WORD_MASK = WORD - 1;
+/** The smallest record: its length word and a payload of at least one byte
+ * (the codec's tag), padded to a word. */
+const MIN_RECORD = 2 * WORD;
 
 const GUARD = 0;
 const HEAD = 1;
@@ -37,6 +59,8 @@ const PUT_WAITERS = 11;
 const MAXSIZE = 12;
 /** Items put and not yet marked done (JoinableQueue). */
 export const UNFINISHED = 13;
+/** The capacity in bytes, for readers of the raw buffer; the ring itself
+ * trusts only the length of its own view. */
 const CAPACITY = 14;
 /** The header's words: those above, and one spare. */
 const HEADER = 16;
@@ -63,6 +87,12 @@ export const CLOSED_CODE = 3;
 export const READER_GONE = 4;
 /** (Internal) The caller must wait: `seen` holds the word to wait on. */
 const WAIT = 5;
+/** (Internal) The guard stayed held for a whole slice: the caller must wait
+ * for it asynchronously, then try again. */
+const BUSY = 6;
+/** BROKEN's value once the ring was found corrupt (a positive value is the
+ * pid of a process that ended holding the guard). */
+const CORRUPT = -1;
 
 /** The smallest capacity a ring takes, in bytes. */
 export const MIN_CAPACITY = 64;
@@ -91,14 +121,16 @@ function recordSize(n: number): number {
   return WORD + ((n + WORD - 1) & -WORD);
 }
 
-/** Whether a payload of `n` bytes can ever fit. */
+/** Whether a payload of `n` bytes can ever fit. (The capacity is a whole
+ * number of words, so this is `recordSize(n) <= capacity`, without the
+ * overflow of `recordSize` near 2 ** 31.) */
 export function fits(r: Ring, n: number): boolean {
-  return recordSize(n) <= r.h[CAPACITY]!;
+  return n <= r.d.length - WORD;
 }
 
 /** The capacity in bytes. */
 export function capacity(r: Ring): number {
-  return r.h[CAPACITY]!;
+  return r.d.length;
 }
 
 /** The `maxsize` (0: only bytes bound it). */
@@ -106,15 +138,66 @@ export function maxsize(r: Ring): number {
   return r.h[MAXSIZE]!;
 }
 
-function lock(r: Ring, what: string): void {
+/**
+ * Takes the ring's guard: `true` when taken, `false` when it stayed held for
+ * a whole slice (then wait with `waitGuard` and try again).
+ *
+ * @throws {Error} when the ring is broken; the guard is then free.
+ */
+function lock(r: Ring, what: string): boolean {
   const h = r.h;
   const dead = lockGuard(h, GUARD, me());
+  if (dead === GUARD_BUSY) return false;
   if (dead !== 0) Atomics.store(h, BROKEN, dead);
   const broken = Atomics.load(h, BROKEN);
   if (broken !== 0) {
     unlockGuard(h, GUARD);
-    throw new Error(messages.ringBroken(what, broken));
+    throw new Error(
+      broken > 0
+        ? messages.ringBroken(what, broken)
+        : messages.ringCorrupt(what),
+    );
   }
+  return true;
+}
+
+/**
+ * Whether a header is one that puts and takes can leave: head and tail on
+ * words inside the buffer, `used` bytes from head to tail (modulo the
+ * capacity: with both in range, tail - head - used is 0 or -cap), and
+ * `count` records of at least MIN_RECORD bytes in them.
+ */
+function sane(
+  cap: number,
+  head: number,
+  tail: number,
+  used: number,
+  count: number,
+): boolean {
+  const gap = tail - head - used;
+  return head >= 0 && head < cap && tail >= 0 && tail < cap &&
+    ((head | tail) & WORD_MASK) === 0 &&
+    used >= 0 && used <= cap && (gap === 0 || gap === -cap) &&
+    count >= 0 && count * MIN_RECORD <= used && (count === 0) === (used === 0);
+}
+
+/** Marks the ring (whose guard the caller holds) broken: what it found is
+ * garbage. Returns the error to throw. */
+function corrupt(r: Ring, what: string, found: string): Error {
+  Atomics.store(r.h, BROKEN, CORRUPT);
+  return new Error(messages.ringCorrupt(what, found));
+}
+
+/** What a header holds, for the message of a corrupt ring. */
+function headerOf(r: Ring): string {
+  const h = r.h;
+  return messages.ringHeader(
+    h[HEAD]!,
+    h[TAIL]!,
+    h[USED]!,
+    h[COUNT]!,
+    r.d.length,
+  );
 }
 
 // The sequence value a waiter read under the guard (set by `tryPut` and
@@ -126,20 +209,27 @@ function tryPut(r: Ring, bytes: Uint8Array, wait: boolean, what: string) {
   const len = bytes.length;
   const rec = recordSize(len);
   let wake = false;
-  lock(r, what);
+  if (!lock(r, what)) return wait ? BUSY : FULL;
   try {
     if (h[CLOSED] !== 0) return CLOSED_CODE;
     if (h[READER_CLOSED] !== 0) return READER_GONE;
     const count = h[COUNT]!;
     const max = h[MAXSIZE]!;
-    const cap = h[CAPACITY]!;
-    if ((max > 0 && count >= max) || cap - h[USED]! < rec) {
+    const cap = r.d.length;
+    const used = h[USED]!;
+    let tail = h[TAIL]!;
+    if (!sane(cap, h[HEAD]!, tail, used, count)) {
+      throw corrupt(r, what, headerOf(r));
+    }
+    if ((max > 0 && count >= max) || cap - used < rec) {
       if (!wait) return FULL;
-      Atomics.add(h, PUT_WAITERS, 1);
+      // The flags again, after the sequence word: see the top of this file.
       seen = Atomics.load(h, SPACE);
+      if (Atomics.load(h, CLOSED) !== 0) return CLOSED_CODE;
+      if (Atomics.load(h, READER_CLOSED) !== 0) return READER_GONE;
+      Atomics.add(h, PUT_WAITERS, 1);
       return WAIT;
     }
-    let tail = h[TAIL]!;
     r.w[tail >> WORD_SHIFT] = len;
     let at = tail + WORD;
     if (at === cap) at = 0;
@@ -153,7 +243,7 @@ function tryPut(r: Ring, bytes: Uint8Array, wait: boolean, what: string) {
     tail += rec;
     if (tail >= cap) tail -= cap;
     h[TAIL] = tail;
-    h[USED] = h[USED]! + rec;
+    h[USED] = used + rec;
     Atomics.store(h, COUNT, count + 1);
     Atomics.add(h, UNFINISHED, 1);
     Atomics.add(h, DATA, 1);
@@ -171,20 +261,32 @@ let taken: string | Uint8Array = "";
 function tryTake(r: Ring, wait: boolean, what: string) {
   const h = r.h;
   let wake = false;
-  lock(r, what);
+  if (!lock(r, what)) return wait ? BUSY : EMPTY;
   try {
     if (h[READER_CLOSED] !== 0) return READER_GONE;
     const count = h[COUNT]!;
     if (count === 0) {
       if (h[CLOSED] !== 0) return CLOSED_CODE;
       if (!wait) return EMPTY;
-      Atomics.add(h, GET_WAITERS, 1);
+      // The flags again, after the sequence word: see the top of this file.
       seen = Atomics.load(h, DATA);
+      if (Atomics.load(h, READER_CLOSED) !== 0) return READER_GONE;
+      if (Atomics.load(h, CLOSED) !== 0) return CLOSED_CODE;
+      Atomics.add(h, GET_WAITERS, 1);
       return WAIT;
     }
-    const cap = h[CAPACITY]!;
+    const cap = r.d.length;
+    const used = h[USED]!;
     let head = h[HEAD]!;
+    if (!sane(cap, head, h[TAIL]!, used, count)) {
+      throw corrupt(r, what, headerOf(r));
+    }
+    // The record's length bounds what is read and allocated: it must lie
+    // within the bytes in use.
     const len = r.w[head >> WORD_SHIFT]!;
+    if (len < 1 || len > used - WORD) {
+      throw corrupt(r, what, messages.ringLength(len, used));
+    }
     let at = head + WORD;
     if (at === cap) at = 0;
     taken = extract(r.d, at, len);
@@ -192,7 +294,7 @@ function tryTake(r: Ring, wait: boolean, what: string) {
     head += rec;
     if (head >= cap) head -= cap;
     h[HEAD] = head;
-    h[USED] = h[USED]! - rec;
+    h[USED] = used - rec;
     Atomics.store(h, COUNT, count - 1);
     Atomics.add(h, SPACE, 1);
     wake = Atomics.load(h, PUT_WAITERS) > 0;
@@ -217,7 +319,10 @@ export function put(
 ): number | Promise<number> {
   const code = tryPut(r, bytes, deadline > performance.now(), what);
   // `bytes` may be the codec's scratch buffer: keep a copy while waiting.
-  return code === WAIT ? putSlow(r, bytes.slice(), deadline, what) : code;
+  if (code === WAIT || code === BUSY) {
+    return putSlow(r, bytes.slice(), deadline, what, code);
+  }
+  return code;
 }
 
 async function putSlow(
@@ -225,15 +330,20 @@ async function putSlow(
   bytes: Uint8Array,
   deadline: number,
   what: string,
+  code: number,
 ): Promise<number> {
   for (;;) {
-    try {
-      await waitWord(r.h, SPACE, seen, deadline);
-    } finally {
-      Atomics.sub(r.h, PUT_WAITERS, 1);
+    if (code === BUSY) {
+      await waitGuard(r.h, GUARD, deadline);
+    } else {
+      try {
+        await waitWord(r.h, SPACE, seen, deadline);
+      } finally {
+        Atomics.sub(r.h, PUT_WAITERS, 1);
+      }
     }
-    const code = tryPut(r, bytes, deadline > performance.now(), what);
-    if (code !== WAIT) return code;
+    code = tryPut(r, bytes, deadline > performance.now(), what);
+    if (code !== WAIT && code !== BUSY) return code;
   }
 }
 
@@ -241,6 +351,9 @@ async function putSlow(
  * Takes the next record, waiting until `deadline` (`-Infinity`: do not
  * wait). Gives what `extract` took (for `decode`), or EMPTY (timed out or
  * no wait), CLOSED_CODE (closed and empty) or READER_GONE.
+ *
+ * @throws {Error} when the ring is broken: a process ended in the middle of
+ * an operation, or wrote garbage into it.
  */
 export function take(
   r: Ring,
@@ -249,23 +362,30 @@ export function take(
 ): string | Uint8Array | number | Promise<string | Uint8Array | number> {
   const code = tryTake(r, deadline > performance.now(), what);
   if (code === OK) return taken;
-  return code === WAIT ? takeSlow(r, deadline, what) : code;
+  return code === WAIT || code === BUSY
+    ? takeSlow(r, deadline, what, code)
+    : code;
 }
 
 async function takeSlow(
   r: Ring,
   deadline: number,
   what: string,
+  code: number,
 ): Promise<string | Uint8Array | number> {
   for (;;) {
-    try {
-      await waitWord(r.h, DATA, seen, deadline);
-    } finally {
-      Atomics.sub(r.h, GET_WAITERS, 1);
+    if (code === BUSY) {
+      await waitGuard(r.h, GUARD, deadline);
+    } else {
+      try {
+        await waitWord(r.h, DATA, seen, deadline);
+      } finally {
+        Atomics.sub(r.h, GET_WAITERS, 1);
+      }
     }
-    const code = tryTake(r, deadline > performance.now(), what);
+    code = tryTake(r, deadline > performance.now(), what);
     if (code === OK) return taken;
-    if (code !== WAIT) return code;
+    if (code !== WAIT && code !== BUSY) return code;
   }
 }
 
@@ -280,22 +400,30 @@ export async function waitReadable(
 ): Promise<boolean> {
   const h = r.h;
   for (;;) {
-    lock(r, what);
+    if (!lock(r, what)) {
+      if (deadline <= performance.now()) return false;
+      await waitGuard(h, GUARD, deadline);
+      continue;
+    }
     let wait = false;
+    // Before the flags: see the top of this file.
+    const data = Atomics.load(h, DATA);
     try {
-      if (h[COUNT] !== 0 || h[CLOSED] !== 0 || h[READER_CLOSED] !== 0) {
+      if (
+        h[COUNT] !== 0 || Atomics.load(h, CLOSED) !== 0 ||
+        Atomics.load(h, READER_CLOSED) !== 0
+      ) {
         return true;
       }
       if (deadline <= performance.now()) return false;
       Atomics.add(h, GET_WAITERS, 1);
-      seen = Atomics.load(h, DATA);
       wait = true;
     } finally {
       unlockGuard(h, GUARD);
     }
     if (wait) {
       try {
-        await waitWord(h, DATA, seen, deadline);
+        await waitWord(h, DATA, data, deadline);
       } finally {
         Atomics.sub(h, GET_WAITERS, 1);
       }
@@ -304,30 +432,28 @@ export async function waitReadable(
 }
 
 /** Closes the writing side: puts are refused; takes drain, then end. */
-export function closeWriters(r: Ring, what: string): void {
-  setFlag(r, CLOSED, what);
+export function closeWriters(r: Ring, _what?: string): void {
+  setFlag(r, CLOSED);
 }
 
 /** Closes the reading side: puts are refused. */
-export function closeReader(r: Ring, what: string): void {
-  setFlag(r, READER_CLOSED, what);
+export function closeReader(r: Ring, _what?: string): void {
+  setFlag(r, READER_CLOSED);
 }
 
-function setFlag(r: Ring, flag: number, what: string): void {
+// Without the guard, so that closing works whatever holds it: a waiter reads
+// its sequence word before the flags, so it either sees the flag or waits on
+// a word that this bump changes.
+function setFlag(r: Ring, flag: number): void {
   const h = r.h;
-  lock(r, what);
-  try {
-    Atomics.store(h, flag, 1);
-    Atomics.add(h, DATA, 1);
-    Atomics.add(h, SPACE, 1);
-  } finally {
-    unlockGuard(h, GUARD);
-  }
+  Atomics.store(h, flag, 1);
+  Atomics.add(h, DATA, 1);
+  Atomics.add(h, SPACE, 1);
   Atomics.notify(h, DATA);
   Atomics.notify(h, SPACE);
 }
 
-/** The number of records in the ring. */
+/** The number of records in the ring (0 when its word was trashed below). */
 export function size(r: Ring): number {
-  return Atomics.load(r.h, COUNT);
+  return Math.max(0, Atomics.load(r.h, COUNT));
 }

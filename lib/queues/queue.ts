@@ -39,11 +39,20 @@ export interface QueueOptions {
  *
  * Not lock-free: a put or get holds the queue's guard word for the few
  * microseconds it takes to copy the bytes (other processes spin, then
- * sleep on it); waiting for an item or for room is an `Atomics.waitAsync`,
- * never a timer loop. `qsize()`, `empty()` and `full()` read one word and
- * are lock-free. As Python warns, a process that is terminated in the
- * middle of a put or get may leave the queue half-updated: the queue then
- * refuses every operation with an error that says so, instead of hanging.
+ * sleep on it for at most ~10 ms at a time before they wait for it
+ * asynchronously); waiting for an item or for room is an
+ * `Atomics.waitAsync`, never a timer loop. `qsize()`, `empty()` and
+ * `full()` read one word and are lock-free. As Python warns, a process that
+ * is terminated in the middle of a put or get may leave the queue
+ * half-updated: the queue then refuses every operation with an error that
+ * says so, instead of hanging.
+ *
+ * Every process the queue was handed can write its shared memory, including
+ * a scoped worker running untrusted code. Such a process can change or drop
+ * items, but not freeze this one: a guard it never frees costs a call its
+ * timeout, not the event loop, and a header or item length that no queue
+ * operation writes makes every call reject with an error that says so,
+ * before anything is read or allocated from it.
  *
  * @typeParam T The type of the items.
  *
@@ -113,7 +122,8 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
    * @param timeout The most milliseconds to wait for room; default no limit.
    * @returns A promise that resolves when the item is on the queue.
    * @throws {Full} (as a rejection) when `timeout` ran out.
-   * @throws {Error} (as a rejection) when the queue is closed.
+   * @throws {Error} (as a rejection) when the queue is closed, or broken
+   * (see the class notes).
    * @throws {RangeError} (as a rejection) when the item is larger than the
    * queue's capacity.
    * @throws {DOMException} (as a rejection) named `DataCloneError` when
@@ -127,11 +137,13 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
   }
 
   /**
-   * Puts `item` at the end now, or throws {@linkcode Full}.
+   * Puts `item` at the end now, or throws {@linkcode Full}. Like Python's
+   * `put_nowait()`, it does not wait for another process that holds the
+   * queue: one that holds it for more than ~10 ms makes it throw `Full`.
    *
    * @param item A structured-clone value.
    * @throws {Full} when the queue is full.
-   * @throws {Error} when the queue is closed.
+   * @throws {Error} when the queue is closed, or broken.
    * @throws {RangeError} when the item is larger than the queue's capacity.
    */
   putNowait(item: T): void {
@@ -147,27 +159,32 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
    * @returns A promise of the item.
    * @throws {Empty} (as a rejection) when `timeout` ran out.
    * @throws {EOFError} (as a rejection) when the queue is closed and empty.
+   * @throws {Error} (as a rejection) when the queue is broken (see the class
+   * notes).
    */
   async get(timeout?: number): Promise<T> {
     const deadline = deadlineOf(timeout, "get() timeout");
     const got = await take(this.$ring, deadline, "queue");
-    if (typeof got !== "number") return decode(got) as T;
+    if (typeof got !== "number") return decode(got, "queue") as T;
     throw getError(got, timeout);
   }
 
   /**
-   * Takes the first item now, or throws {@linkcode Empty}.
+   * Takes the first item now, or throws {@linkcode Empty}. Like Python's
+   * `get_nowait()`, it does not wait for another process that holds the
+   * queue: one that holds it for more than ~10 ms makes it throw `Empty`.
    *
    * @returns The item.
    * @throws {Empty} when the queue is empty.
    * @throws {EOFError} when the queue is closed and empty.
+   * @throws {Error} when the queue is broken.
    */
   getNowait(): T {
     const got = take(this.$ring, -Infinity, "queue") as
       | string
       | Uint8Array
       | number;
-    if (typeof got !== "number") return decode(got) as T;
+    if (typeof got !== "number") return decode(got, "queue") as T;
     throw getError(got);
   }
 

@@ -94,10 +94,13 @@ export class SimpleQueue<T = unknown> {
    *
    * @returns A promise of the item.
    * @throws {EOFError} (as a rejection) when the queue is closed and empty.
+   * @throws {Error} (as a rejection) when the queue is broken: a process
+   * ended in the middle of a put or get, or wrote garbage into its shared
+   * memory.
    */
   async get(): Promise<T> {
     const got = await take(this.$ring, Infinity, "queue");
-    if (typeof got !== "number") return decode(got) as T;
+    if (typeof got !== "number") return decode(got, "queue") as T;
     throw getError(got);
   }
 

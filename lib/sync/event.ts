@@ -3,6 +3,9 @@
 import { registerShareable } from "../_shared/shareable.ts";
 import { deadlineOf, remaining, waitWord } from "../_shared/wait.ts";
 
+/** The flag word: 0 when clear, set otherwise (`set()` writes 1; any other
+ * value, which only a process writing garbage leaves, counts as set, so that
+ * `wait()` never spins on a word it does not wait for). */
 const FLAG = 0;
 
 /**
@@ -52,7 +55,7 @@ export class Event {
    * @returns `true` when set.
    */
   isSet(): boolean {
-    return Atomics.load(this.$state, FLAG) === 1;
+    return Atomics.load(this.$state, FLAG) !== 0;
   }
 
   /** Raises the flag and wakes every waiter, in every process. */
@@ -78,7 +81,7 @@ export class Event {
     const s = this.$state;
     const deadline = deadlineOf(timeout, "wait() timeout");
     for (;;) {
-      if (Atomics.load(s, FLAG) === 1) return true;
+      if (Atomics.load(s, FLAG) !== 0) return true;
       if (remaining(deadline) === 0) return false;
       await waitWord(s, FLAG, 0, deadline);
     }

@@ -8,6 +8,8 @@ import { TimeoutError } from "../errors.ts";
 const VALUE = 0;
 /** The initial value of a BoundedSemaphore; -1 for a Semaphore. */
 const BOUND = 1;
+/** The most units a semaphore holds: its value is one Int32 word. */
+const MAX_VALUE = 2 ** 31 - 1;
 
 /**
  * A counter shared by processes, as Python's `multiprocessing.Semaphore`:
@@ -54,14 +56,15 @@ export class Semaphore implements Disposable {
    * Makes a semaphore.
    *
    * @param value The initial number of units; default 1.
-   * @throws {RangeError} when `value` is not an integer of 0 or more.
+   * @throws {RangeError} when `value` is not an integer from 0 to
+   * 2 ** 31 - 1.
    */
   constructor(value = 1) {
-    if (!Number.isInteger(value) || value < 0 || value > 2 ** 31 - 1) {
+    if (!Number.isInteger(value) || value < 0 || value > MAX_VALUE) {
       throw new RangeError(
         messages.badOption(
           "semaphore value",
-          "an integer of 0 or more",
+          `an integer from 0 to ${MAX_VALUE}`,
           value,
         ),
       );
@@ -96,20 +99,24 @@ export class Semaphore implements Disposable {
   /**
    * Gives one unit back and wakes one waiter.
    *
+   * @throws {RangeError} when the value is already 2 ** 31 - 1, the most a
+   * semaphore holds (Python raises an error there too, instead of wrapping
+   * around to a negative value).
    * @throws {Error} for a {@linkcode BoundedSemaphore}, when it would go
    * above its initial value.
    */
   release(): void {
     const s = this.$state;
     const bound = Atomics.load(s, BOUND);
-    if (bound < 0) {
-      Atomics.add(s, VALUE, 1);
-    } else {
-      for (;;) {
-        const v = Atomics.load(s, VALUE);
-        if (v >= bound) throw new Error(messages.overReleased(bound));
-        if (Atomics.compareExchange(s, VALUE, v, v + 1) === v) break;
+    const most = bound < 0 ? MAX_VALUE : bound;
+    for (;;) {
+      const v = Atomics.load(s, VALUE);
+      if (v >= most) {
+        throw bound < 0
+          ? new RangeError(messages.semaphoreMax(v))
+          : new Error(messages.overReleased(bound));
       }
+      if (Atomics.compareExchange(s, VALUE, v, v + 1) === v) break;
     }
     Atomics.notify(s, VALUE, 1);
   }
@@ -144,6 +151,7 @@ export class Semaphore implements Disposable {
    * `using _held = await sem.hold()` takes one unit, and leaving the scope
    * calls this, even when the scope throws.
    *
+   * @throws {RangeError} when the value is already 2 ** 31 - 1.
    * @throws {Error} for a {@linkcode BoundedSemaphore}, when it would go
    * above its initial value.
    */

@@ -16,6 +16,20 @@ import { Feeder } from "./feed.ts";
 import { PoolTimings } from "./stats.ts";
 import { streamResults } from "./stream.ts";
 
+/** `args` with its `transfer()` marks unwrapped: `args` itself when it has
+ * none, else a copy (the caller's array is never written to). */
+function unwrapArgs(args: unknown[], transfer: Transferable[]): unknown[] {
+  let out: unknown[] | undefined;
+  for (let j = 0; j < args.length; j++) {
+    const arg = args[j];
+    const plain = unwrapTransfer(arg, transfer);
+    if (plain === arg) continue;
+    out ??= args.slice();
+    out[j] = plain;
+  }
+  return out ?? args;
+}
+
 /** The face of an engine that `Pool` uses. */
 export interface PoolEngine {
   readonly closed: boolean;
@@ -145,26 +159,33 @@ export abstract class Dispatcher extends Feeder implements PoolEngine {
   }
 
   /** Unwraps `transfer()` marks (collecting buffers into `transfer`) and
-   * refuses class instances. False when that failed the chunk's call. */
+   * refuses class instances. False when that failed the chunk's call: also
+   * when reading an item threw (a revoked Proxy, a throwing getter), so that
+   * a bad argument rejects its call and never leaves it hanging. The
+   * caller's objects are never written to: a spread item (an `apply` or
+   * `starmap` argument list, perhaps frozen) that holds marks is copied. */
   protected prepare(chunk: Chunk, transfer: Transferable[]): boolean {
     const job = chunk.job;
     const items = chunk.items;
-    for (let i = 0; i < items.length; i++) {
-      const item = unwrapTransfer(items[i], transfer);
-      if (job.star && Array.isArray(item)) {
-        for (let j = 0; j < item.length; j++) {
-          item[j] = unwrapTransfer(item[j], transfer);
+    try {
+      for (let i = 0; i < items.length; i++) {
+        let item = unwrapTransfer(items[i], transfer);
+        if (job.star && Array.isArray(item)) item = unwrapArgs(item, transfer);
+        // `items` is the chunk's own array (a slice of the input).
+        if (item !== items[i]) items[i] = item;
+        if (item !== null && typeof item === "object") {
+          const found = findClassInstance(item, this.pathOf(chunk, i));
+          if (found) {
+            job.outstanding--;
+            this.fail(job, classError(found));
+            return false;
+          }
         }
       }
-      items[i] = item;
-      if (item !== null && typeof item === "object") {
-        const found = findClassInstance(item, this.pathOf(chunk, i));
-        if (found) {
-          job.outstanding--;
-          this.fail(job, classError(found));
-          return false;
-        }
-      }
+    } catch (err) {
+      job.outstanding--;
+      this.fail(job, err);
+      return false;
     }
     return true;
   }

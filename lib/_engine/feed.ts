@@ -106,19 +106,29 @@ export abstract class Feeder {
   #pullSync(job: Job): Chunk | undefined {
     let items: unknown[];
     if (job.array !== null) {
-      items = job.array.slice(job.pulled, job.pulled + job.chunksize);
+      try {
+        items = job.array.slice(job.pulled, job.pulled + job.chunksize);
+      } catch (err) {
+        // An array Proxy whose reads throw, say.
+        return this.#inputFailed(job, err);
+      }
     } else {
       const it = job.source as Iterator<unknown>;
       items = [];
-      let r: IteratorResult<unknown> | undefined;
+      let done = false;
       try {
-        while (items.length < job.chunksize && !(r = it.next()).done) {
+        while (items.length < job.chunksize) {
+          const r = it.next();
+          if (r.done) {
+            done = true;
+            break;
+          }
           items.push(r.value);
         }
       } catch (err) {
         return this.#inputFailed(job, err);
       }
-      if (r?.done) job.source = null;
+      if (done) job.source = null;
     }
     // Known length: done without asking the iterator once more.
     if (job.total !== undefined && job.pulled + items.length >= job.total) {
@@ -131,15 +141,20 @@ export abstract class Feeder {
     job.pulling = true;
     const it = job.source as AsyncIterator<unknown>;
     const items: unknown[] = [];
-    let r: IteratorResult<unknown> | undefined;
+    let done = false;
     try {
-      while (items.length < job.chunksize && !(r = await it.next()).done) {
+      while (items.length < job.chunksize) {
+        const r = await it.next();
+        if (r.done) {
+          done = true;
+          break;
+        }
         items.push(r.value);
       }
     } catch (err) {
       return this.#inputFailed(job, err);
     }
-    if (r?.done) job.source = null;
+    if (done) job.source = null;
     job.pulling = false;
     if (job.settled) return;
     const chunk = this.#chunkOrFinish(job, items);

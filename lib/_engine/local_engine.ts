@@ -14,11 +14,24 @@ import { messages } from "../_messages.ts";
 import { post } from "../_shared/clone.ts";
 import { transfersIn } from "../_shared/transferables.ts";
 import { decodeError, type FnRef, type FromWorker } from "../_shared/wire.ts";
-import type { Permissions, ResourceLimits } from "../process/worker_options.ts";
+import { errorClasses } from "./error_classes.ts";
+import type {
+  Isolation,
+  Permissions,
+  ResourceLimits,
+} from "../process/worker_options.ts";
+import { START_FAILED } from "./child.ts";
+import type { ChildCommand } from "./flags.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { inFlight, LOCAL_WINDOW } from "./inflight.ts";
 import type { Chunk, Job } from "./job.ts";
 import { batchMessage, PoolWorker } from "./pool_worker.ts";
+import { assertSandbox } from "./sandbox.ts";
+import {
+  fromWorkerProblem,
+  PROTOCOL_EXIT_CODE,
+  protocolError,
+} from "./validate.ts";
 
 /** The pool's settings, every default filled in. */
 export interface EngineOptions {
@@ -31,20 +44,34 @@ export interface EngineOptions {
     | undefined;
   readonly maxTasksPerChild: number;
   readonly idleTimeout: number;
+  /** Threads of this process, or OS processes (started by `command`). */
+  readonly isolation: Isolation;
+  readonly command: ChildCommand | undefined;
 }
 
 /** The engine of a `Pool` on this machine's module Workers. */
 export class Engine extends Dispatcher {
   readonly options: EngineOptions;
   readonly #workers: PoolWorker[] = [];
+  /** Retired OS processes that have not ended yet. */
+  readonly #ending = new Set<PoolWorker>();
   readonly #fnKeys = new Map<string, number>();
   readonly #targetKeys = new WeakMap<object, number>();
   #window = LOCAL_WINDOW.min;
   #flushing = false;
 
+  /**
+   * @throws {Deno.errors.NotCapable} when the workers have scoped
+   * permissions and could make Deno prompt in this terminal, or their
+   * module imports a file outside the places they may read (sandbox.ts).
+   */
   constructor(options: EngineOptions) {
     super();
     this.options = options;
+    // A child process never prompts: it runs with --no-prompt.
+    assertSandbox(options.module, options.permissions, {
+      terminal: options.isolation !== "process",
+    });
   }
 
   /** Ends every worker now; unfinished calls reject with `reason`. */
@@ -93,7 +120,10 @@ export class Engine extends Dispatcher {
         this.compactFeeding();
         return;
       }
-      this.#send(worker === "spawn" ? this.#spawn() : worker, chunk);
+      const w = worker === "spawn" ? this.#spawn() : worker;
+      // A worker that may not start has broken the pool: nothing to send.
+      if (w === undefined) return;
+      this.#send(w, chunk);
     }
   }
 
@@ -112,12 +142,27 @@ export class Engine extends Dispatcher {
     return undefined;
   }
 
-  #spawn(): PoolWorker {
-    const worker = PoolWorker.spawn(
-      this.options,
-      (w, msg) => this.#onMessage(w, msg),
-      (w, code, error) => this.#died(w, code, error),
-    );
+  /** A new worker; undefined when none can start (its module may no longer
+   * be loaded, as when a file of its graph changed since the pool started,
+   * or starting it threw), which breaks the pool: its calls reject with the
+   * reason, rather than wait for a worker that never comes. */
+  #spawn(): PoolWorker | undefined {
+    let worker: PoolWorker;
+    try {
+      // Cheap while the graph's files are unchanged: one stat each.
+      assertSandbox(this.options.module, this.options.permissions, {
+        terminal: this.options.isolation !== "process",
+      });
+      worker = PoolWorker.spawn(
+        this.options,
+        (w, msg) => this.#onMessage(w, msg),
+        (w, code, error) => this.#died(w, code, error),
+      );
+    } catch (err) {
+      this.brokenBy = err;
+      this.terminate(err);
+      return undefined;
+    }
     this.#workers.push(worker);
     return worker;
   }
@@ -205,18 +250,45 @@ export class Engine extends Dispatcher {
     this.pump();
   }
 
+  /** A message from worker `w`. It may come from hostile code (a worker
+   * with scoped permissions): it is checked before anything is done with
+   * it, and nothing it holds can make this throw into the event loop. */
   #onMessage(w: PoolWorker, msg: FromWorker): void {
+    if (!w.alive) return;
+    try {
+      const problem = fromWorkerProblem(msg);
+      if (problem !== undefined) this.#malformed(w, problem);
+      else this.#handle(w, msg);
+    } catch (err) {
+      // Nothing should throw here; if something does, it ends the worker
+      // that sent the message, not the program.
+      this.#malformed(w, `handling it threw ${String(err)}`);
+    }
+  }
+
+  #handle(w: PoolWorker, msg: FromWorker): void {
     switch (msg.t) {
       case "r": {
+        const { c, n, v, d } = msg;
         let at = 0;
-        for (let j = 0; j < msg.c.length; j++) {
-          const n = msg.n[j]!;
-          const chunk = w.take(msg.c[j]!);
+        for (let j = 0; j < c.length; j++) {
+          const count = n[j]!;
+          // A chunk no longer in flight (a stale or forged report) gives
+          // nothing; one in flight must come with exactly its item count.
+          const chunk = w.take(c[j]!);
           if (chunk !== undefined) {
-            this.#timing(chunk, msg.d[j]!);
-            this.deliver(chunk, msg.v, at, n);
+            if (count !== chunk.items.length) {
+              w.inflight.unshift(chunk);
+              this.#malformed(
+                w,
+                `${count} results for a chunk of ${chunk.items.length} items`,
+              );
+              return;
+            }
+            this.#timing(chunk, d[j]!);
+            this.deliver(chunk, v, at, count);
           }
-          at += n;
+          at += count;
         }
         this.#afterTask(w);
         break;
@@ -224,12 +296,26 @@ export class Engine extends Dispatcher {
       case "e": {
         const chunk = w.take(msg.c);
         if (chunk === undefined) return;
+        if (msg.i >= chunk.items.length) {
+          w.inflight.unshift(chunk);
+          this.#malformed(
+            w,
+            `a failure at item ${msg.i} of a chunk of ${chunk.items.length} items`,
+          );
+          return;
+        }
         this.#timing(chunk, msg.d);
-        this.failChunk(chunk, decodeError(msg.e), msg.i);
+        const classes = errorClasses(chunk.job.module);
+        this.failChunk(chunk, decodeError(msg.e, classes), msg.i);
         this.#afterTask(w);
         break;
       }
       case "i":
+        // Only a pool with an initializer hears of one failing.
+        if (this.options.initializer === undefined) {
+          this.#malformed(w, "an initializer failure from a pool without one");
+          return;
+        }
         this.#breakPool(w, decodeError(msg.e));
         break;
       case "exit":
@@ -240,6 +326,12 @@ export class Engine extends Dispatcher {
         );
         break;
     }
+  }
+
+  /** Worker `w` broke the protocol: it ends as if it had died, its running
+   * chunk failing with a ProcessError that says so. */
+  #malformed(w: PoolWorker, problem: string): void {
+    this.#died(w, PROTOCOL_EXIT_CODE, protocolError(w.name, problem));
   }
 
   /** Records a chunk's times; pipelines deeper as chunks get shorter. */
@@ -280,10 +372,26 @@ export class Engine extends Dispatcher {
     if (!w.retire()) return;
     const i = this.#workers.indexOf(w);
     if (i !== -1) this.#workers.splice(i, 1);
+    // An OS process ends a moment later: join() waits for it.
+    const ended = w.ended;
+    if (ended !== undefined) {
+      this.#ending.add(w);
+      ended.then(() => {
+        this.#ending.delete(w);
+        this.maybeFinish();
+      });
+    }
   }
 
   #died(w: PoolWorker, code: number, error: unknown): void {
     if (!w.alive) return;
+    // A worker process that could not start would fail so again: the pool
+    // stops, rather than restart it for ever.
+    if (error instanceof ProcessError && error.code === START_FAILED) {
+      this.brokenBy = error;
+      this.terminate(error);
+      return;
+    }
     const head = w.inflight.shift();
     this.#requeue(w);
     this.#retire(w);
@@ -316,7 +424,10 @@ export class Engine extends Dispatcher {
         if (w.inflight.length === 0) this.#retire(w);
       }
     }
-    if (this.#workers.length === 0 && this.jobs.size === 0) {
+    if (
+      this.#workers.length === 0 && this.#ending.size === 0 &&
+      this.jobs.size === 0
+    ) {
       this.resolveJoined();
     }
   }

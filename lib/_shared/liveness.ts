@@ -12,16 +12,29 @@
 // until the timeout).
 //
 // The main side learns of an end where a Process finishes and where the pool
-// retires a worker. It does not know a pool worker's pid there, so each worker
-// writes its own pid into a one-word buffer ("self") when it starts, and the
-// main side finds that buffer again from the worker's port.
+// retires a worker, and marks the pid it gave that worker when it started.
+// (Each worker also writes its own pid into a one-word buffer, "self"; the
+// main side reads it only from a caller that did not give the pid, since a
+// worker could write any pid there.)
+//
+// A worker with scoped permissions may run hostile code, and a shared buffer
+// cannot be made read-only: with the table, it could mark the holder of any
+// lock as ended, and make another process take a lock that is still held.
+// So it gets a table of its own instead (and a pid counter of its own, see
+// lib/_engine/registry.ts). The main side still marks its pid ended when it
+// ends, so the main side's waits see a lock it abandoned; its own waits, and
+// those of the processes it starts, see only the ends of processes in its
+// own subtree: a lock abandoned by any other process times out there, as in
+// Python, rather than being reported as abandoned.
 //
 // Imports lib/_shared/context.ts only.
 
 import { context } from "./context.ts";
 
-/** How many ended pids the table remembers at once. */
+/** How many ended pids the program's table remembers at once. */
 const SLOTS = 65_536;
+/** How many a scoped worker's own table remembers. */
+const PRIVATE_SLOTS = 1024;
 /** The word bumped at each end. */
 const EPOCH = 0;
 /** The word of slot 0; pid `p` is recorded at `FIRST_SLOT + p % SLOTS`. */
@@ -38,31 +51,47 @@ export function livenessTable(): Int32Array {
   return ctx.liveness;
 }
 
-const selves = new WeakMap<object, Int32Array>();
+/** The word of pid `pid` in `table` (whose size says its slot count). */
+function slotOf(table: Int32Array, pid: number): number {
+  return FIRST_SLOT + (pid % (table.length - FIRST_SLOT));
+}
 
-/** What an InitMessage carries for the worker behind `port`. */
+/** The pid the main side gave the worker behind each port, or its "self"
+ * word, for a caller that gave none. */
+const pids = new WeakMap<object, number | Int32Array>();
+
+/**
+ * What an InitMessage carries for the worker behind `port`, whose pid is
+ * `pid`: the liveness table (a fresh one of its own when the worker is
+ * `scoped`: see the top of this file) and its "self" word.
+ */
 export function livenessFor(
   port: object,
+  pid?: number,
+  scoped = false,
 ): { table: Int32Array; self: Int32Array } {
   const self = new Int32Array(new SharedArrayBuffer(WORD));
-  selves.set(port, self);
-  return { table: livenessTable(), self };
+  pids.set(port, pid ?? self);
+  const table = scoped
+    ? new Int32Array(new SharedArrayBuffer(WORD * (FIRST_SLOT + PRIVATE_SLOTS)))
+    : livenessTable();
+  return { table, self };
 }
 
 /** The worker behind `port` has ended: records its pid as ended. */
 export function processEnded(port: object | null): void {
   if (port === null) return;
-  const self = selves.get(port);
-  if (self === undefined) return;
-  selves.delete(port);
-  const pid = Atomics.load(self, 0);
-  if (pid !== 0) markEnded(pid);
+  const known = pids.get(port);
+  if (known === undefined) return;
+  pids.delete(port);
+  const pid = typeof known === "number" ? known : Atomics.load(known, 0);
+  if (pid > 0) markEnded(pid);
 }
 
 /** Records `pid` as ended and wakes every isolate's death watcher. */
 export function markEnded(pid: number): void {
   const table = livenessTable();
-  Atomics.store(table, FIRST_SLOT + (pid % SLOTS), pid);
+  Atomics.store(table, slotOf(table, pid), pid);
   Atomics.add(table, EPOCH, 1);
   Atomics.notify(table, EPOCH);
 }
@@ -71,8 +100,7 @@ export function markEnded(pid: number): void {
 export function hasEnded(pid: number): boolean {
   if (pid <= 0 || pid === context().current.pid) return false;
   const table = context().liveness;
-  return table !== null &&
-    Atomics.load(table, FIRST_SLOT + (pid % SLOTS)) === pid;
+  return table !== null && Atomics.load(table, slotOf(table, pid)) === pid;
 }
 
 // ---- death watch ------------------------------------------------------------

@@ -57,10 +57,15 @@ scope.onmessage = (e: MessageEvent<HubRequest>) => {
     ev.preventDefault();
     dead(req.id, 1, encodeError(new Error(ev.message)));
   };
-  w.onmessageerror = () => {};
+  // One it cannot deserialize ends it too (the main side says why).
+  w.onmessageerror = () => dead(req.id, undefined as unknown as number);
   // A worker speaks to the hub only when it ends before its port arrived.
-  w.onmessage = (ev: MessageEvent<{ code: number; error?: unknown }>) => {
-    dead(req.id, ev.data.code, ev.data.error);
+  // It may run hostile code and send anything: passed on unchecked, for the
+  // main side to check (lib/_engine/validate.ts); nothing here may throw.
+  w.onmessage = (
+    ev: MessageEvent<{ code: number; error?: unknown } | null>,
+  ) => {
+    dead(req.id, ev.data?.code as number, ev.data?.error);
   };
   w.postMessage({ port: req.port }, [req.port]);
 };

@@ -11,6 +11,7 @@ import type { Buffer } from "node:buffer";
 import { hostname } from "node:os";
 import { messages } from "../_messages.ts";
 import { decodeError } from "../_shared/wire.ts";
+import { errorClasses } from "../_engine/error_classes.ts";
 import { Dispatcher } from "../_engine/dispatcher.ts";
 import { inFlight, REDIS_PACK } from "../_engine/inflight.ts";
 import type { Chunk, Job } from "../_engine/job.ts";
@@ -36,6 +37,8 @@ export interface CoordinatorOptions {
   readonly maxPending: number;
   readonly reconnectTimeout: number;
   readonly workerTimeout: number;
+  /** Told of problems that do not stop the pool (malformed results). */
+  readonly warn: (message: string) => void;
 }
 
 interface Flight {
@@ -52,6 +55,9 @@ const REPLY_TTL_MS = 15_000;
 const ID_RANDOM = 8;
 /** The pool size that default chunk sizes assume before a worker is seen. */
 const ASSUMED_PROCESSES = 8;
+/** The shortest ms between two warnings about malformed results: a flood
+ * of forged entries gives one line a second, with the running count. */
+const MALFORMED_WARN_MS = 1000;
 
 /** The Redis engine behind a `Pool`. */
 export class RedisEngine extends Dispatcher {
@@ -71,6 +77,9 @@ export class RedisEngine extends Dispatcher {
   #flushing = false;
 
   readonly #workers = new WorkersSeen();
+  /** Malformed results dropped so far, and when that was last said. */
+  #malformed = 0;
+  #warnedAt = -Infinity;
   /** The workers' mean run time of a chunk, ms, once one reports it. */
   #chunkMs: number | undefined;
 
@@ -92,6 +101,7 @@ export class RedisEngine extends Dispatcher {
     this.#reader = new ReplyReader(this.#link, this.#reply, {
       awaiting: () => this.#flights.size > 0,
       records: (records) => this.#onRecords(records),
+      malformed: (count) => this.#dropped(count),
       read: () => {
         this.pump();
         this.maybeFinish();
@@ -269,24 +279,51 @@ export class RedisEngine extends Dispatcher {
 
   // --- receiving ----------------------------------------------------------
 
+  /** Results read from the reply stream. Their shape was checked
+   * (_protocol.ts); here, that each fits its chunk: a record that does not
+   * (a forgery, or a worker of another version) is dropped and the chunk
+   * stays in flight, so that the real result can still complete it. */
   #onRecords(records: ResultRecord[]): void {
     const now = performance.now();
     for (const r of records) {
+      const flight = this.#flights.get(r.i);
+      if (flight === undefined) {
+        this.#workers.heard(r.w, r.p);
+        continue; // a duplicate, or of a dropped call
+      }
+      const chunk = flight.chunk;
+      if (r.e === undefined && r.v!.length !== chunk.items.length) {
+        this.#dropped(1);
+        continue;
+      }
       this.#workers.heard(r.w, r.p);
       if (r.u !== undefined) this.#chunkMs = r.u;
-      const flight = this.#flights.get(r.i);
-      if (flight === undefined) continue; // a duplicate, or of a dropped call
       this.#flights.delete(r.i);
-      const chunk = flight.chunk;
-      this.timings.add(r.t, now - chunk.sentAt);
+      this.timings.add(Math.max(0, r.t), now - chunk.sentAt);
       if (r.e === undefined) {
-        const values = r.v ?? [];
-        this.deliver(chunk, values, 0, values.length);
+        this.deliver(chunk, r.v!, 0, chunk.items.length);
         continue;
       }
       const at = failedAt(r, chunk.items.length);
-      this.failChunk(chunk, decodeError(r.e), at);
+      const classes = errorClasses(chunk.job.module);
+      this.failChunk(chunk, decodeError(r.e, classes), at);
       if (chunk.job.settled) this.#forgetJob(chunk.job);
+    }
+  }
+
+  /** `count` malformed results were dropped: counted, and said at most
+   * once a second. */
+  #dropped(count: number): void {
+    this.#malformed += count;
+    const now = performance.now();
+    if (now - this.#warnedAt < MALFORMED_WARN_MS) return;
+    this.#warnedAt = now;
+    try {
+      this.#cfg.warn(
+        messages.redisMalformedReply(this.#reply, this.#malformed),
+      );
+    } catch {
+      // a failing warning callback must not stop the reader
     }
   }
 

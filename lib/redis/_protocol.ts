@@ -97,32 +97,103 @@ export function taskFields(task: TaskEntry): (string | Buffer)[] {
   ];
 }
 
-/** A task entry from its fields, or undefined if it is not one. */
-export function parseTask(fields: Buffer[]): TaskEntry | undefined {
-  const f: Record<string, Buffer> = {};
+/** Most chunks one task entry may hold (a coordinator packs at most
+ * REDIS_PACK.max, 64). */
+const MAX_ENTRY_CHUNKS = 4096;
+/** A module's sha256, as a task names it. */
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** A task entry parsed from its fields, or what is wrong with them. */
+export type ParsedTask =
+  | { readonly task: TaskEntry; readonly problem?: undefined }
+  | { readonly task?: undefined; readonly problem: string };
+
+/** Comma-separated whole numbers (ids, counts) from a field, each at least
+ * `min`; undefined if the field holds anything else. */
+function numbers(field: Buffer, min: number): number[] | undefined {
+  const parts = field.toString().split(",");
+  if (parts.length > MAX_ENTRY_CHUNKS) return undefined;
+  const out: number[] = [];
+  for (const part of parts) {
+    if (!/^\d{1,15}$/.test(part)) return undefined;
+    const n = Number(part);
+    if (n < min) return undefined;
+    out.push(n);
+  }
+  return out;
+}
+
+/**
+ * A task entry from its fields, checked: every field present, chunk ids and
+ * item counts whole numbers (no more items than the items field has bytes,
+ * since each takes at least one), a module hash, and a reply stream of this
+ * queue (`replyPrefix`), so that a forged entry cannot make a worker write
+ * anywhere else. Anyone who can write to the stream can write an entry:
+ * what is wrong is reported, not thrown.
+ */
+export function parseTask(fields: Buffer[], replyPrefix: string): ParsedTask {
+  const f: Record<string, Buffer> = Object.create(null);
   for (let i = 0; i + 1 < fields.length; i += 2) {
     f[fields[i]!.toString()] = fields[i + 1]!;
   }
   if (!f.r || !f.i || !f.n || !f.m || !f.h || !f.f || !f.x || !f.s || !f.a) {
+    return { problem: "a field of a task entry is missing" };
+  }
+  const reply = f.r.toString();
+  if (!reply.startsWith(replyPrefix) || reply.length === replyPrefix.length) {
+    return { problem: `its reply stream is not one of this queue's` };
+  }
+  const chunks = numbers(f.i, 0);
+  const counts = numbers(f.n, 1);
+  if (
+    chunks === undefined || counts === undefined ||
+    chunks.length !== counts.length
+  ) {
+    return { problem: "its chunk ids or item counts are malformed" };
+  }
+  let items = 0;
+  for (const n of counts) items += n;
+  if (items > f.a.length) {
+    return {
+      problem: `it counts ${items} items in ${f.a.length} bytes of items`,
+    };
+  }
+  const hash = f.h.toString();
+  const star = f.s.toString();
+  if (!SHA256_HEX.test(hash) || (star !== "0" && star !== "1")) {
+    return { problem: "its module hash or spread flag is malformed" };
+  }
+  return {
+    task: {
+      reply,
+      chunks,
+      counts,
+      spec: f.m.toString(),
+      hash,
+      name: f.f.toString(),
+      src: f.x.toString(),
+      star: star === "1",
+      items: f.a,
+    },
+  };
+}
+
+/** The items of `task`, one array per chunk; undefined when the items field
+ * is not an array of exactly the items its counts say. */
+export function taskItems(task: TaskEntry): unknown[][] | undefined {
+  let items: unknown;
+  try {
+    items = deserialize(task.items);
+  } catch {
     return undefined;
   }
-  const chunks = f.i.toString().split(",").map(Number);
-  const counts = f.n.toString().split(",").map(Number);
-  if (
-    chunks.length !== counts.length ||
-    !chunks.every(Number.isSafeInteger) || !counts.every(Number.isSafeInteger)
-  ) return undefined;
-  return {
-    reply: f.r.toString(),
-    chunks,
-    counts,
-    spec: f.m.toString(),
-    hash: f.h.toString(),
-    name: f.f.toString(),
-    src: f.x.toString(),
-    star: f.s.toString() === "1",
-    items: f.a,
-  };
+  let total = 0;
+  for (const n of task.counts) total += n;
+  if (!Array.isArray(items) || items.length !== total) return undefined;
+  const out: unknown[][] = [];
+  let at = 0;
+  for (const n of task.counts) out.push(items.slice(at, at += n));
+  return out;
 }
 
 /** The fields of the entry that makes a reply stream. */
@@ -152,20 +223,62 @@ export interface ResultRecord {
   readonly u?: number;
 }
 
-/** The records of a reply entry's fields; none from a foreign writer. */
-export function parseResults(fields: Buffer[]): ResultRecord[] {
+/** Most worker processes one worker machine may claim (in a result or in
+ * the live-workers set): more is a forgery, not a machine. */
+export const MAX_WORKER_PROCESSES = 65_536;
+/** Longest worker name a result may carry. */
+const MAX_WORKER_NAME = 1024;
+
+/** Whether `r` has the shape of a `ResultRecord`: a chunk id, a time, the
+ * worker's name and processes, and values or an encoded error. Whether its
+ * values fit its chunk is the coordinator's to check. */
+function isRecord(r: unknown): r is ResultRecord {
+  if (r === null || typeof r !== "object") return false;
+  const x = r as Record<string, unknown>;
+  if (
+    !Number.isSafeInteger(x.i) || typeof x.t !== "number" ||
+    !Number.isFinite(x.t) || typeof x.w !== "string" ||
+    x.w.length > MAX_WORKER_NAME || !Number.isSafeInteger(x.p) ||
+    (x.p as number) < 1 || (x.p as number) > MAX_WORKER_PROCESSES
+  ) return false;
+  if (
+    x.u !== undefined &&
+    (typeof x.u !== "number" || !(x.u >= 0) || x.u === Infinity)
+  ) return false;
+  if (x.e === undefined) return Array.isArray(x.v);
+  if (x.f !== undefined && !Number.isSafeInteger(x.f)) return false;
+  const e = x.e;
+  return e !== null && typeof e === "object" &&
+    ("$error" in e || "$thrown" in e);
+}
+
+/** The records of a reply entry's fields, and how many results in it were
+ * malformed (a field that does not hold a list of records, or a record of
+ * the wrong shape): anyone who can write to Redis can write to the stream. */
+export function parseResults(
+  fields: Buffer[],
+): { records: ResultRecord[]; malformed: number } {
   const records: ResultRecord[] = [];
+  let malformed = 0;
   for (let j = 0; j + 1 < fields.length; j += 2) {
     if (fields[j]!.toString() !== RESULTS_FIELD) continue;
+    let list: unknown;
     try {
-      for (const r of deserialize(fields[j + 1]!) as ResultRecord[]) {
-        records.push(r);
-      }
+      list = deserialize(fields[j + 1]!);
     } catch {
-      // not ours: a foreign writer on our stream
+      malformed++;
+      continue;
+    }
+    if (!Array.isArray(list)) {
+      malformed++;
+      continue;
+    }
+    for (const r of list) {
+      if (isRecord(r)) records.push(r);
+      else malformed++;
     }
   }
-  return records;
+  return { records, malformed };
 }
 
 /** The index in its chunk of `record`'s first item without a result: 0
@@ -185,7 +298,13 @@ export function parseWorkers(members: string[]): Map<string, number> {
   const workers = new Map<string, number>();
   for (const member of members) {
     const bar = member.lastIndexOf("|");
-    workers.set(member.slice(0, bar), Number(member.slice(bar + 1)) || 0);
+    const processes = Number(member.slice(bar + 1));
+    // A forged member must not make the pool think it has millions.
+    if (!Number.isSafeInteger(processes) || processes < 1) continue;
+    workers.set(
+      member.slice(0, bar),
+      Math.min(processes, MAX_WORKER_PROCESSES),
+    );
   }
   return workers;
 }

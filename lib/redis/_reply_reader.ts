@@ -23,6 +23,9 @@ export interface ReplyEvents {
   awaiting(): boolean;
   /** The records of one entry read. */
   records(records: ResultRecord[]): void;
+  /** `count` results read were malformed (or handling them threw): they
+   * were dropped. */
+  malformed(count: number): void;
   /** A batch of entries was read and handled. */
   read(): void;
 }
@@ -78,7 +81,15 @@ export class ReplyReader {
           const key = id.toString();
           this.#lastId = key;
           ids.push(key);
-          this.#events.records(parseResults(fields));
+          // Anything may be written to the stream: a bad entry is dropped
+          // and counted, and never stops this loop.
+          try {
+            const { records, malformed } = parseResults(fields);
+            if (malformed > 0) this.#events.malformed(malformed);
+            this.#events.records(records);
+          } catch {
+            this.#events.malformed(1);
+          }
         }
       }
       this.#link.cmd?.xdel(this.#stream, ...ids).catch(() => {});

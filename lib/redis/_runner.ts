@@ -15,11 +15,16 @@ export type Outcome =
   | { readonly error: unknown; readonly at: number };
 
 const NO_OPTIONS = Object.freeze({});
+/** The module the local Workers load first: one that exports nothing and
+ * cannot fail, so that a task's module that fails to load (a missing
+ * environment variable on this machine, say) fails only the tasks that name
+ * it; each task's module is imported when its first task comes. */
+const HOST_MODULE = new URL("./_task_host.ts", import.meta.url).href;
 
 /** Runs chunks on local module Workers. */
 export class ChunkRunner {
   readonly #processes: number;
-  /** Made for the first chunk, whose module its Workers load first. */
+  /** Made for the first chunk. */
   #engine: Engine | null = null;
   /** One object per target: the engine's key for it. */
   readonly #targets = new Map<string, object>();
@@ -40,12 +45,14 @@ export class ChunkRunner {
     // no heap caps, and live as long as it serves.
     const engine = this.#engine ??= new Engine({
       processes: this.#processes,
-      module,
+      module: HOST_MODULE,
       permissions: "inherit",
       resourceLimits: undefined,
       initializer: undefined,
       maxTasksPerChild: Infinity,
       idleTimeout: Infinity,
+      isolation: "thread",
+      command: undefined,
     });
     const key = `${module}\0${task.name}\0${task.src}`;
     let target = this.#targets.get(key);

@@ -4,7 +4,6 @@
 // their module (_verify.ts), runs their chunks on a local engine, sends the
 // results back (_outbox.ts), and stops cleanly, finishing what it holds.
 
-import { deserialize } from "node:v8";
 import { messages } from "../_messages.ts";
 import { encodeError } from "../_shared/wire.ts";
 import { ProcessError } from "../errors.ts";
@@ -26,6 +25,7 @@ import {
   type ResultRecord,
   type StreamEntries,
   type TaskEntry,
+  taskItems,
   workerMember,
 } from "./_protocol.ts";
 import { readTasks } from "./_reader.ts";
@@ -97,6 +97,7 @@ export class Server implements RedisWorker {
     refused: 0,
     reclaimed: 0,
     skipped: 0,
+    malformed: 0,
   };
   readonly #runner: ChunkRunner;
 
@@ -188,10 +189,15 @@ export class Server implements RedisWorker {
     for (const [id, fields] of entries) {
       const entry = id.toString();
       if (fields === null || this.#held.has(entry)) continue;
-      const task = parseTask(fields);
+      const { task, problem } = parseTask(fields, this.#keys.reply(""));
       if (task === undefined) {
-        // Not a task of ours: acknowledge it so that it is not retried.
-        this.#cmd.xack(this.#keys.tasks, GROUP, entry).catch(() => {});
+        // Not a task of ours (anyone who can write to Redis can add one):
+        // it is dropped, acknowledged and deleted so that no one retries it.
+        this.#malformed(entry, problem);
+        const pipeline = this.#cmd.pipeline();
+        pipeline.xack(this.#keys.tasks, GROUP, entry);
+        pipeline.xdel(this.#keys.tasks, entry);
+        pipeline.exec().catch(() => {});
         continue;
       }
       this.#counts.entries++;
@@ -204,7 +210,14 @@ export class Server implements RedisWorker {
       this.#held.set(entry, held);
       const times = deliveries?.get(entry) ?? 1;
       if (times > this.#s.maxDeliveries) this.#abandon(task, held, times);
-      else this.#run(task, held);
+      else {
+        this.#run(task, held).catch((err) => {
+          // Nothing in #run should throw; if it does, the entry is dropped
+          // and the worker goes on.
+          this.#s.warn(messages.serveTaskFailed(entry, describe(err)));
+          this.#outbox.send(held, null);
+        });
+      }
     }
   }
 
@@ -220,11 +233,18 @@ export class Server implements RedisWorker {
         return;
       }
       const module = this.#verifier.verify(task);
-      const items = deserialize(task.items) as unknown[];
-      let at = 0;
-      outcomes = task.counts.map((n) =>
-        this.#runner.run(task, module, items.slice(at, at += n))
-      );
+      const chunks = taskItems(task);
+      if (chunks === undefined) {
+        // Not run; its coordinator hears why, rather than wait for ever.
+        this.#malformed(held.entry, messages.serveBadItems());
+        const e = encodeError(new TypeError(messages.serveBadItems()));
+        const records = task.chunks.map((i) =>
+          this.#record(i, held, { e, f: 0 })
+        );
+        this.#outbox.send(held, records);
+        return;
+      }
+      outcomes = chunks.map((items) => this.#runner.run(task, module, items));
     } catch (error) {
       // The whole entry is refused (module) or unreadable.
       const whole = Promise.resolve({ error, at: 0 });
@@ -244,6 +264,14 @@ export class Server implements RedisWorker {
       records.push(this.#record(chunk, held, { e, f: o.at }));
     }
     this.#outbox.send(held, records);
+  }
+
+  /** Counts a malformed entry, and says so. */
+  #malformed(entry: string, problem: string): void {
+    this.#counts.malformed++;
+    this.#s.warn(
+      messages.serveMalformedTask(entry, problem, this.#counts.malformed),
+    );
   }
 
   #record(

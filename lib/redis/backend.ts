@@ -36,6 +36,9 @@ export interface RedisBackendOptions {
   /** ms that calls may wait with no live worker before they reject with
    * `NoWorkersError`; default 30000. `Infinity` waits for ever. */
   workerTimeout?: number;
+  /** Called with problems that do not stop the pool (malformed results on
+   * its reply stream, dropped); default: written to stderr. */
+  onWarning?: (message: string) => void;
 }
 
 /**
@@ -49,14 +52,16 @@ export interface RedisBackendOptions {
  * path relative to the project root with its sha256, and a worker whose
  * copy differs refuses the task with a `ModuleMismatchError`. Values cross
  * in V8's serialization format (the structured-clone types). A chunk whose
- * worker dies is run again by another; duplicate results are dropped.
+ * worker dies is run again by another; duplicate results are dropped, and
+ * so are malformed ones (anything may be written to Redis), with a warning.
  *
  * Each chunk costs a few Redis round trips, so pass a `chunksize` that makes
  * a chunk take a few milliseconds at least (see the README).
  *
  * @param options The server, the queue and optional limits.
  * @returns A backend for `new Pool({ backend })`.
- * @throws {TypeError} when the url or queue is malformed.
+ * @throws {TypeError} when the url or queue is malformed, or `onWarning`
+ * is not a function.
  * @throws {RangeError} when a limit is out of range (`maxPending` must be
  * a positive integer, the timeouts positive numbers of ms).
  *
@@ -98,6 +103,12 @@ export function redisBackend(options: RedisBackendOptions): PoolBackend {
       throw new TypeError(messages.redisRoot(r));
     }
   }
+  const onWarning = options.onWarning;
+  if (onWarning !== undefined && typeof onWarning !== "function") {
+    throw new TypeError(
+      messages.badOption('"onWarning"', "a function", onWarning),
+    );
+  }
   const cfg: CoordinatorOptions = {
     url,
     queue,
@@ -118,6 +129,7 @@ export function redisBackend(options: RedisBackendOptions): PoolBackend {
       BACKEND_DEFAULTS.workerTimeout,
       true,
     ),
+    warn: onWarning ?? ((m: string) => console.error(`[pool] ${m}`)),
   };
   const backend: PoolBackend = {
     description: `${safeUrl(url)} queue "${queue}"`,

@@ -57,6 +57,9 @@ export interface RedisWorkerStats {
   readonly reclaimed: number;
   /** Chunks dropped unrun because their coordinator is gone. */
   readonly skipped: number;
+  /** Task entries dropped unrun because they were malformed (written by
+   * something other than a coordinator of this library). */
+  readonly malformed: number;
   /** Chunks held now (running or queued locally). */
   readonly held: number;
 }

@@ -2,7 +2,16 @@
 // out-of-range numbers throws (or rejects with) a TypeError or RangeError
 // whose message says what to do. None hangs or crashes the program.
 import assert from "node:assert/strict";
-import { AsyncResult, Pool, Process } from "@parallel/multiprocessing";
+import {
+  AsyncResult,
+  Manager,
+  Pipe,
+  Pool,
+  Process,
+  Semaphore,
+  SharedArray,
+  Value,
+} from "@parallel/multiprocessing";
 import { echo, noop, tryExit } from "./fixtures/targets.ts";
 import { endPool, failureOf, runDeno, within } from "../fixtures/harness.ts";
 
@@ -369,6 +378,139 @@ function processCases(started: Process): Case[] {
   ];
 }
 
+function semaphoreCases(): Case[] {
+  return [
+    c("new Semaphore(-1)", () => new Semaphore(-1), RangeError),
+    c("new Semaphore(1.5)", () => new Semaphore(1.5), RangeError),
+    c("new Semaphore(2 ** 31)", () => new Semaphore(2 ** 31), RangeError),
+    c(
+      "Semaphore.release() past 2 ** 31 - 1",
+      () => new Semaphore(2 ** 31 - 1).release(),
+      RangeError,
+      /the most it can hold; release only units that were acquired/,
+    ),
+  ];
+}
+
+function sharedMemoryCases(): Case[] {
+  // deno-lint-ignore no-explicit-any
+  const arr = new SharedArray("i", [1, 2, 3]) as any;
+  // deno-lint-ignore no-explicit-any
+  const chars = new SharedArray("c", 1) as any;
+  // deno-lint-ignore no-explicit-any
+  const v = new Value("i", 0) as any;
+  const takes = /it takes/;
+  const noNew = /takes no new properties/;
+  return [
+    c('new Value("c", "ab")', () => new Value("c", "ab"), TypeError, takes),
+    c('new Value("u", "😀")', () => new Value("u", "😀"), TypeError, takes),
+    // deno-lint-ignore no-explicit-any
+    c('new Value("c", 97)', () => new Value("c", 97 as any), TypeError, takes),
+    c(
+      'new SharedArray("c", "ā")',
+      () => new SharedArray("c", "ā"),
+      TypeError,
+      takes,
+    ),
+    c("v.valu = 3", () => v.valu = 3, TypeError, noNew),
+    c("arr[3]", () => arr[3], RangeError),
+    c("arr[-1]", () => arr[-1], RangeError),
+    c("arr[3] = 0", () => arr[3] = 0, RangeError),
+    c("arr[-1] = 0", () => arr[-1] = 0, RangeError),
+    c("arr[2 ** 32] = 0", () => arr[2 ** 32] = 0, RangeError),
+    c("arr[0] = 1.5", () => arr[0] = 1.5, TypeError, takes),
+    c('arr[0] = "1"', () => arr[0] = "1", TypeError, takes),
+    c('chars[0] = "ab"', () => chars[0] = "ab", TypeError, takes),
+    c("chars[0] = 97", () => chars[0] = 97, TypeError, takes),
+    c("arr[1.5] = 0", () => arr[1.5] = 0, TypeError, noNew),
+    c("arr.foo = 1", () => arr.foo = 1, TypeError, noNew),
+    c('arr.get("1")', () => arr.get("1"), TypeError),
+    c("arr.get(1.5)", () => arr.get(1.5), RangeError),
+    c("arr.set(3, 0)", () => arr.set(3, 0), RangeError),
+    c('arr.slice("1")', () => arr.slice("1"), TypeError),
+    c("arr.slice(0, 1.5)", () => arr.slice(0, 1.5), RangeError),
+    c("arr.slice(NaN)", () => arr.slice(NaN), RangeError),
+  ];
+}
+
+function connectionCases(): Case[] {
+  // deno-lint-ignore no-explicit-any
+  const [left, right] = Pipe() as any[];
+  const data = new Uint8Array(4);
+  return [
+    c('sendBytes("abc")', () => left.sendBytes("abc"), TypeError),
+    c("sendBytes([1, 2])", () => left.sendBytes([1, 2]), TypeError),
+    c("sendBytes(null)", () => left.sendBytes(null), TypeError),
+    c("sendBytes(data, -1)", () => left.sendBytes(data, -1), RangeError),
+    c("sendBytes(data, 5)", () => left.sendBytes(data, 5), RangeError),
+    c("sendBytes(data, 1.5)", () => left.sendBytes(data, 1.5), RangeError),
+    c('sendBytes(data, "1")', () => left.sendBytes(data, "1"), TypeError),
+    c("sendBytes(data, 0, -1)", () => left.sendBytes(data, 0, -1), RangeError),
+    c("sendBytes(data, 1, 4)", () => left.sendBytes(data, 1, 4), RangeError),
+    c(
+      "sendBytes(data, 0, NaN)",
+      () => left.sendBytes(data, 0, NaN),
+      RangeError,
+    ),
+    c("sendBytes(data, 0, 1n)", () => left.sendBytes(data, 0, 1n), TypeError),
+    c("recvBytes(-1)", () => right.recvBytes(-1), RangeError),
+    c("recvBytes(1.5)", () => right.recvBytes(1.5), RangeError),
+    c("recvBytes(NaN)", () => right.recvBytes(NaN), RangeError),
+    c('recvBytes("5")', () => right.recvBytes("5"), TypeError),
+    c("recvBytes(null)", () => right.recvBytes(null), TypeError),
+  ];
+}
+
+function managerCases(manager: Manager): Case[] {
+  // deno-lint-ignore no-explicit-any
+  const m = manager as any;
+  // deno-lint-ignore no-explicit-any
+  const d = manager.dict() as any;
+  // deno-lint-ignore no-explicit-any
+  const l = manager.list([1, 2, 3]) as any;
+  // deno-lint-ignore no-explicit-any
+  const ns = manager.namespace() as any;
+  // deno-lint-ignore no-explicit-any
+  const lock = manager.lock() as any;
+  // deno-lint-ignore no-explicit-any
+  const q = manager.queue() as any;
+  const range = /list has 3 items, so an index must be from -3 to 2/;
+  return [
+    c('manager.queue("2")', () => m.queue("2"), TypeError),
+    c("manager.queue(0)", () => m.queue(0), RangeError),
+    c("manager.queue(1.5)", () => m.queue(1.5), RangeError),
+    c("manager.queue(-1)", () => m.queue(-1), RangeError),
+    c("manager.dict(42)", () => m.dict(42), TypeError),
+    c("manager.dict([[1]])", () => m.dict([[1]]), TypeError),
+    c("manager.list(42)", () => m.list(42), TypeError),
+    c("manager.namespace(5)", () => m.namespace(5), TypeError),
+    c("manager.namespace(null)", () => m.namespace(null), TypeError),
+    c("dict.update(42)", () => d.update(42), TypeError),
+    c("dict.update([1])", () => d.update([1]), TypeError),
+    c('list.get("1")', () => l.get("1"), TypeError),
+    c("list.get(1.5)", () => l.get(1.5), RangeError),
+    c("list.get(NaN)", () => l.get(NaN), RangeError),
+    c("list.get(3)", () => l.get(3), RangeError, range),
+    c("list.get(-4)", () => l.get(-4), RangeError, range),
+    c("list.set(3, 0)", () => l.set(3, 0), RangeError, range),
+    c('list.insert("0", 1)', () => l.insert("0", 1), TypeError),
+    c("list.pop(1.5)", () => l.pop(1.5), RangeError),
+    c("list.pop(7)", () => l.pop(7), RangeError, range),
+    c('list.slice("1")', () => l.slice("1"), TypeError),
+    c("list.index(1, 1.5)", () => l.index(1, 1.5), RangeError),
+    c("list.extend(42)", () => l.extend(42), TypeError),
+    c("namespace.get(5)", () => ns.get(5), TypeError),
+    c("namespace.set(5, 1)", () => ns.set(5, 1), TypeError),
+    c("lock.acquire(-1)", () => lock.acquire(-1), RangeError),
+    c('lock.acquire("1")', () => lock.acquire("1"), TypeError),
+    c("lock.acquire(NaN)", () => lock.acquire(NaN), TypeError),
+    c("lock.hold(-1)", () => lock.hold(-1), RangeError),
+    c("queue.get(-1)", () => q.get(-1), RangeError),
+    c('queue.get("1")', () => q.get("1"), TypeError),
+    c("queue.put(1, -1)", () => q.put(1, -1), RangeError),
+  ];
+}
+
 async function check(cases: Case[]): Promise<string[]> {
   const wrong: string[] = [];
   for (const { what, call, cls, says } of cases) {
@@ -399,6 +541,7 @@ async function check(cases: Case[]): Promise<string[]> {
 Deno.test("every public entry point rejects bad input with a TypeError or RangeError saying what to do", async () => {
   const pool = new Pool({ processes: 1, module });
   const started = new Process({ target: noop, module });
+  const manager = new Manager();
   started.start();
   try {
     // A finished result, and one that never settles.
@@ -408,6 +551,10 @@ Deno.test("every public entry point rejects bad input with a TypeError or RangeE
     const cases = [
       ...poolCases(pool, r, pending),
       ...processCases(started),
+      ...semaphoreCases(),
+      ...sharedMemoryCases(),
+      ...connectionCases(),
+      ...managerCases(manager),
     ];
     const wrong = await check(cases);
     // exit() with a bad code, inside a worker (it must throw, not exit).
@@ -444,6 +591,7 @@ Deno.test("every public entry point rejects bad input with a TypeError or RangeE
   } finally {
     if (started.isAlive()) started.kill();
     await endPool(pool);
+    await manager.shutdown();
   }
 });
 

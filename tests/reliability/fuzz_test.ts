@@ -1,10 +1,20 @@
 // Fuzzed values: a seeded generator of structured-clone values round-trips
 // through a worker equal to itself; values structured clone cannot carry get
-// a DataCloneError naming the path to the bad value.
+// a DataCloneError naming the path to the bad value. Fuzzed protocol: a
+// hostile scoped worker's forged messages never crash the main program.
 import assert from "node:assert/strict";
 import { echo, returnHandler } from "./fixtures/targets.ts";
 import { intIn, mulberry32 } from "./fixtures/prng.ts";
 import { endPool, openPool, within } from "../fixtures/harness.ts";
+import { Event, Lock, Process, Value } from "@parallel/multiprocessing";
+import { fromWorkerProblem } from "../../lib/_engine/validate.ts";
+import { decodeError } from "../../lib/_shared/wire.ts";
+import { forger } from "./fixtures/forge.ts";
+import {
+  fuzzBurst,
+  inc as protocolInc,
+  trashShared,
+} from "./fixtures/protocol_targets.ts";
 
 const module = new URL("./fixtures/targets.ts", import.meta.url);
 
@@ -335,3 +345,137 @@ Deno.test("a class instance with methods gets a DataCloneError (issue 7), not a 
     await endPool(pool);
   }
 });
+
+// ---- a hostile worker's protocol messages -------------------------------------
+// A worker with scoped permissions may send anything on its channel. The seed
+// is fixed in CI; FUZZ_SEED=<n> runs another, FUZZ_SEED=random a random one
+// (printed, to run again).
+
+/** The fuzz seed: FUZZ_SEED, else a fixed one. */
+function fuzzSeed(): number {
+  const given = Deno.env.get("FUZZ_SEED");
+  if (given === undefined || given === "") return 0x0f0a1;
+  if (given === "random") return Math.floor(Math.random() * 2 ** 31);
+  const n = Number(given);
+  if (!Number.isSafeInteger(n)) {
+    throw new TypeError(`FUZZ_SEED must be an integer or "random": ${given}`);
+  }
+  return n;
+}
+
+/** How many forged messages each fuzz test makes. */
+const FORGED = 10_000;
+
+Deno.test("10,000 forged messages: the validator never throws, and what it accepts decodes", () => {
+  const seed = fuzzSeed();
+  console.log(`FUZZ_SEED=${seed}`);
+  const forge = forger(seed);
+  const rand = mulberry32(seed);
+  const kinds = new Map<string, number>();
+  for (let k = 0; k < FORGED; k++) {
+    const items = intIn(rand, 0, 3);
+    const msg = forge.next(intIn(rand, -2, 5), items);
+    let problem: string | undefined;
+    try {
+      problem = fromWorkerProblem(msg);
+    } catch (err) {
+      assert.fail(`message ${k} (seed ${seed}) threw: ${err}`);
+    }
+    const kind = problem === undefined ? "accepted" : "refused";
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+    if (problem !== undefined) {
+      assert.equal(typeof problem, "string");
+      continue;
+    }
+    // Accepted: the counts add up and every error decodes without throwing.
+    const m = msg as Record<string, unknown>;
+    if (m.t === "r") {
+      const n = m.n as number[];
+      assert.equal(n.reduce((a, b) => a + b, 0), (m.v as unknown[]).length);
+      for (const x of n) assert.ok(Number.isSafeInteger(x) && x >= 0);
+    }
+    for (const e of [m.e, m.error]) {
+      if (e !== undefined) decodeError(e);
+    }
+  }
+  console.log(Object.fromEntries(kinds));
+  assert.ok((kinds.get("accepted") ?? 0) > 0, "no forgery was well-formed");
+  assert.ok((kinds.get("refused") ?? 0) > FORGED / 2, "too few refused");
+});
+
+Deno.test("a scoped pool worker sends 10,000 forged messages and trashes its shared objects: every call settles and the pool goes on", async () => {
+  const seed = fuzzSeed();
+  console.log(`FUZZ_SEED=${seed}`);
+  const module = new URL("./fixtures/protocol_targets.ts", import.meta.url);
+  const lock = new Lock();
+  const event = new Event();
+  const value = new Value("i", 41);
+  const pool = openPool({ processes: 2, module, permissions: "none" });
+  const BURSTS = 40;
+  const timers = setIntervalGap();
+  try {
+    // The shared objects reach the hostile worker, which trashes them (their
+    // words, and its own liveness table and pid counter).
+    const trashed = await within(
+      pool.apply(trashShared, [seed, lock, event, value]),
+      15_000,
+    );
+    assert.ok(trashed >= 5, `only ${trashed} shared arrays trashed`);
+    // Honest calls run beside the hostile ones, on the same workers.
+    const calls: Promise<unknown>[] = [];
+    for (let b = 0; b < BURSTS; b++) {
+      calls.push(
+        pool.apply(fuzzBurst, [seed + b, FORGED / BURSTS, lock, event, value]),
+      );
+      calls.push(pool.apply(protocolInc, [b]));
+    }
+    const settled = await within(
+      Promise.allSettled(calls),
+      60_000,
+      "every call to settle",
+    );
+    const rejected = settled.filter((s) => s.status === "rejected").length;
+    console.log(`calls: ${settled.length}, rejected: ${rejected}`);
+    // After the attack, the pool works.
+    assert.deepEqual(
+      await within(pool.map(protocolInc, [1, 2, 3, 4, 5], 1), 15_000),
+      [2, 3, 4, 5, 6],
+    );
+    // The main side's shared objects answer (their words may hold garbage).
+    await within(
+      lock.acquire(100).then(() => {}, () => {}),
+      5_000,
+      "lock.acquire(100)",
+    );
+    await within(event.wait(100), 5_000, "event.wait(100)");
+    assert.equal(typeof value.value, "number");
+    // A new Process still gets a new, positive id.
+    const p = new Process({ target: protocolInc, args: [0], module });
+    p.start();
+    await p.join(15_000);
+    assert.ok(p.pid! > 0, `pid ${p.pid}`);
+    assert.equal(p.exitCode, 0, Deno.inspect(p.error));
+  } finally {
+    const gap = timers.stop();
+    pool.close();
+    await within(pool.join(), 15_000, "join");
+    assert.ok(gap < 2_000, `the main thread stalled for ${gap} ms`);
+  }
+});
+
+/** The longest gap between ticks of a 20 ms timer, until `stop()`. */
+function setIntervalGap(): { stop(): number } {
+  let last = performance.now();
+  let worst = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last);
+    last = now;
+  }, 20);
+  return {
+    stop() {
+      clearInterval(timer);
+      return worst;
+    },
+  };
+}

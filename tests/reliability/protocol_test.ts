@@ -1,0 +1,193 @@
+// A worker with scoped permissions that breaks the library's protocol: its
+// code captures the port to the main side (or uses its own global scope)
+// and sends forged messages. The main program keeps running, every call
+// settles, a malformed message ends only its worker (a ProcessError with
+// code "ERR_WORKER_PROTOCOL"), and the pool replaces it. A well-formed
+// forgery settles its call and the pool goes on. Nothing stalls the main
+// thread (a forged count is never allocated).
+import assert from "node:assert/strict";
+import { Process, ProcessError } from "@parallel/multiprocessing";
+import {
+  forgeOnPort,
+  forgeOnPortAndWait,
+  forgeOnScope,
+  forgeOnScopeAndWait,
+  FORGERIES,
+  inc,
+  nap,
+  WELL_FORMED,
+} from "./fixtures/protocol_targets.ts";
+import { openPool, rejectionOf, within } from "../fixtures/harness.ts";
+
+const module = new URL("./fixtures/protocol_targets.ts", import.meta.url);
+/** A malformed message must settle its call well within this (ms). */
+const SETTLE_MS = 10_000;
+/** The longest the main thread's timer may be late while a forged message
+ * is handled (a forged count of 1e9 stalled it for 15 s before). */
+const MAX_TIMER_GAP_MS = 1_000;
+
+/** Watches the main thread's timers: `stop()` gives the longest gap between
+ * two ticks of a 20 ms interval. */
+function watchTimers(): { stop(): number } {
+  let last = performance.now();
+  let worst = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last);
+    last = now;
+  }, 20);
+  return {
+    stop() {
+      clearInterval(timer);
+      return Math.max(worst, performance.now() - last);
+    },
+  };
+}
+
+function assertProtocolError(err: unknown, what: string): void {
+  assert.ok(err instanceof ProcessError, `${what}: ${Deno.inspect(err)}`);
+  assert.equal(err.code, "ERR_WORKER_PROTOCOL", what);
+  assert.match(err.message, /sent a malformed message/, what);
+  assert.equal(err.exitCode, 1, what);
+}
+
+Deno.test("a scoped pool worker that sends a malformed message is ended with ERR_WORKER_PROTOCOL and replaced", async () => {
+  const pool = openPool({ processes: 1, module, permissions: "none" });
+  try {
+    for (const name of Object.keys(FORGERIES)) {
+      const timers = watchTimers();
+      const err = await rejectionOf(
+        pool.apply(forgeOnPort, [name, 1]),
+        SETTLE_MS,
+      );
+      const gap = timers.stop();
+      assertProtocolError(err, name);
+      assert.ok(
+        gap < MAX_TIMER_GAP_MS,
+        `${name}: main thread stalled ${gap} ms`,
+      );
+      // The pool replaced the worker and goes on.
+      assert.equal(await within(pool.apply(inc, [1]), SETTLE_MS, name), 2);
+    }
+    console.log(
+      `malformed messages, each ending its worker: ${
+        Object.keys(FORGERIES).length
+      }`,
+    );
+  } finally {
+    pool.close();
+    await within(pool.join(), SETTLE_MS, "join");
+  }
+});
+
+Deno.test("a well-formed forged message settles its call and the pool goes on", async () => {
+  const pool = openPool({ processes: 1, module, permissions: "none" });
+  try {
+    const stale = await within(
+      pool.apply(forgeOnPort, ["staleResult", 5]),
+      SETTLE_MS,
+    );
+    assert.equal(stale, 5, "a result for no chunk in flight is ignored");
+    for (const name of Object.keys(WELL_FORMED)) {
+      if (name === "staleResult") continue;
+      const timers = watchTimers();
+      const err = await rejectionOf(
+        pool.apply(forgeOnPort, [name, 1]),
+        SETTLE_MS,
+      );
+      const gap = timers.stop();
+      assert.ok(err instanceof Error, `${name}: ${Deno.inspect(err)}`);
+      assert.ok(
+        gap < MAX_TIMER_GAP_MS,
+        `${name}: main thread stalled ${gap} ms`,
+      );
+      assert.equal(await within(pool.apply(inc, [1]), SETTLE_MS, name), 2);
+    }
+    // A forged "__proto__" property changes no prototype.
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    assert.equal(
+      (Object.prototype as Record<string, unknown>).polluted,
+      undefined,
+    );
+  } finally {
+    pool.close();
+    await within(pool.join(), SETTLE_MS, "join");
+  }
+});
+
+Deno.test("postMessage(null) on a scoped pool worker's global scope ends it, not the program", async () => {
+  const pool = openPool({ processes: 2, module, permissions: "none" });
+  try {
+    const err = await rejectionOf(pool.apply(forgeOnScope, [1]), SETTLE_MS);
+    assertProtocolError(err, "null on the global scope");
+    assert.deepEqual(
+      await within(pool.map(inc, [1, 2, 3, 4]), SETTLE_MS),
+      [2, 3, 4, 5],
+    );
+  } finally {
+    pool.close();
+    await within(pool.join(), SETTLE_MS, "join");
+  }
+});
+
+Deno.test('a Process with permissions "none" that sends a malformed message ends with ERR_WORKER_PROTOCOL', async () => {
+  for (
+    const [what, target, args] of [
+      ["null on its global scope", forgeOnScopeAndWait, [30_000]],
+      ["null on its port", forgeOnPortAndWait, ["null", 30_000]],
+      ["an exit with no code", forgeOnPortAndWait, ["exitNullCode", 30_000]],
+    ] as const
+  ) {
+    const p = new Process({
+      target: target as (...a: unknown[]) => unknown,
+      args: [...args],
+      module,
+      permissions: "none",
+    });
+    // The error is also printed as "Process <name>:", as for any error.
+    p.start();
+    await p.join(SETTLE_MS);
+    if (p.isAlive()) p.kill();
+    assert.equal(p.exitCode, 1, what);
+    assertProtocolError(p.error, what);
+  }
+});
+
+Deno.test("a scoped daemon that sends null to the hub thread ends alone; the hub and its other daemons go on", async () => {
+  // The benign daemon runs through the whole attack.
+  const benign = new Process({
+    target: nap,
+    args: [1_500, 0],
+    module,
+    permissions: "none",
+    daemon: true,
+  });
+  benign.start();
+  const hostile = new Process({
+    target: forgeOnScopeAndWait,
+    args: [30_000],
+    module,
+    permissions: "none",
+    daemon: true,
+  });
+  hostile.start();
+  await hostile.join(SETTLE_MS * 2);
+  if (hostile.isAlive()) hostile.kill();
+  assert.equal(hostile.exitCode, 1);
+  assertProtocolError(hostile.error, "null to the hub");
+  await benign.join(SETTLE_MS * 2);
+  if (benign.isAlive()) benign.kill();
+  assert.equal(benign.exitCode, 0, Deno.inspect(benign.error));
+  // A new daemon starts on the same hub.
+  const after = new Process({
+    target: inc,
+    args: [1],
+    module,
+    permissions: "none",
+    daemon: true,
+  });
+  after.start();
+  await after.join(SETTLE_MS * 2);
+  if (after.isAlive()) after.kill();
+  assert.equal(after.exitCode, 0, Deno.inspect(after.error));
+});

@@ -268,3 +268,66 @@ registerErrors([
   AbandonedLockError,
   BrokenBarrierError,
 ]);
+
+/**
+ * A key is missing: a Manager dict's `pop(key)` without a default found no
+ * value for `key`. As Python's `KeyError`; the key is on `key`.
+ *
+ * @example Catch a missing key
+ * ```ts
+ * import { KeyError, Manager } from "@parallel/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * await using manager = new Manager();
+ * const d = manager.dict<string, number>();
+ * const err = await d.pop("spam").catch((e) => e);
+ * assert.ok(err instanceof KeyError);
+ * assert.equal(err.key, "spam");
+ * ```
+ */
+export class KeyError extends Error {
+  /** The key that was missing. */
+  readonly key: unknown;
+
+  /**
+   * Makes a `KeyError`.
+   *
+   * @param message Which key is missing, and what to do.
+   * @param key The key.
+   * @param options Standard error options, such as `cause`.
+   */
+  constructor(message: string, key?: unknown, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "KeyError";
+    this.key = key;
+  }
+}
+
+/**
+ * A value is missing: a Manager list's `remove(value)` or `index(value)`
+ * found no item equal to it. As Python's `ValueError` from `list.remove`.
+ *
+ * @example Catch a missing value
+ * ```ts
+ * import { Manager, ValueError } from "@parallel/multiprocessing";
+ * import assert from "node:assert/strict";
+ *
+ * await using manager = new Manager();
+ * const l = manager.list([1, 2]);
+ * await assert.rejects(l.remove(3), ValueError);
+ * ```
+ */
+export class ValueError extends Error {
+  /**
+   * Makes a `ValueError`.
+   *
+   * @param message What was not found, and what to do.
+   * @param options Standard error options, such as `cause`.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ValueError";
+  }
+}
+
+registerErrors([KeyError, ValueError]);

@@ -4,7 +4,9 @@
 // MessagePort, numbers), and an own `$mp` field names their class; structured
 // clone drops the prototype, and `revive` puts it back from a registry that
 // each class fills when its module loads. Imported by both sides; imports
-// nothing.
+// the message table only.
+
+import { messages } from "../_messages.ts";
 
 /** The own field that names a shareable's class. */
 export const BRAND = "$mp";
@@ -24,6 +26,60 @@ export function registerShareable(name: string, proto: object): void {
   registry().set(name, proto);
 }
 
+/** The own field of a shareable that names the module defining its class
+ * (only shareables whose methods all return promises have it): a worker that
+ * never loaded that module loads it at the first call. */
+export const MODULE_FIELD = "$module";
+
+const unloadedProtos = new Map<string, object>();
+
+/**
+ * The prototype of a shareable whose class this isolate never loaded: the
+ * worker's target module imports the library for types only, and
+ * TypeScript erases such imports. A method call then loads the class's
+ * module (named by the object's MODULE_FIELD) and runs the real method,
+ * or, for a shareable without one, throws a TypeError that says what to
+ * import, instead of "is not a function".
+ */
+function unloaded(brand: string): object {
+  const known = unloadedProtos.get(brand);
+  if (known !== undefined) return known;
+  const notLoaded = (cause?: unknown) =>
+    new TypeError(
+      messages.shareableNotLoaded(brand),
+      cause === undefined ? undefined : { cause },
+    );
+  const proto: object = new Proxy(Object.create(null), {
+    get(_target, prop, receiver) {
+      // What Object.prototype has, symbols, and `then` (looked up when the
+      // object is awaited) read as on a plain object.
+      if (
+        typeof prop === "symbol" || prop === "then" || prop in Object.prototype
+      ) {
+        return Reflect.get(Object.prototype, prop, receiver);
+      }
+      return function (this: Record<string, unknown>, ...args: unknown[]) {
+        const module = this?.[MODULE_FIELD];
+        if (typeof module !== "string") throw notLoaded();
+        // A scoped worker may not load it: then the advice stands.
+        return import(module).catch((err) => {
+          throw notLoaded(err);
+        }).then(() => {
+          const real = registry().get(brand) as
+            | Record<string, unknown>
+            | undefined;
+          const method = real?.[prop];
+          if (typeof method !== "function") throw notLoaded();
+          Object.setPrototypeOf(this, real!);
+          return method.apply(this, args);
+        });
+      };
+    },
+  });
+  unloadedProtos.set(brand, proto);
+  return proto;
+}
+
 /**
  * Restores the prototypes of branded objects in `value` (up to
  * `REVIVE_DEPTH` levels of arrays, plain objects, Map values and Set
@@ -35,8 +91,8 @@ export function revive<T>(value: T, depth = 0): T {
   }
   const brand = (value as Record<string, unknown>)[BRAND];
   if (typeof brand === "string") {
-    const proto = registry().get(brand);
-    if (proto !== undefined && Object.getPrototypeOf(value) !== proto) {
+    const proto = registry().get(brand) ?? unloaded(brand);
+    if (Object.getPrototypeOf(value) !== proto) {
       Object.setPrototypeOf(value, proto);
     }
     return value;
@@ -53,4 +109,31 @@ export function revive<T>(value: T, depth = 0): T {
     }
   }
   return value;
+}
+
+// ---- across OS processes ------------------------------------------------------
+// A shareable's state lives in memory that only the threads of one process
+// share, so a worker with isolation "process" is refused one (ipc.ts). A
+// shareable whose state lives elsewhere (a Manager's proxy, which reaches
+// its object through the program that owns it) registers its brand here,
+// and then crosses as its own data.
+
+const PROCESS_SAFE_KEY = Symbol.for(
+  "@parallel/multiprocessing/processSafe",
+);
+
+function processSafe(): Set<string> {
+  const g = globalThis as unknown as Record<symbol, Set<string>>;
+  return g[PROCESS_SAFE_KEY] ??= new Set();
+}
+
+/** Lets shareables branded `name` go to a worker with isolation
+ * "process": their own fields must then be plain data. */
+export function registerProcessSafe(name: string): void {
+  processSafe().add(name);
+}
+
+/** Whether shareables branded `name` may go to another OS process. */
+export function isProcessSafe(name: string): boolean {
+  return processSafe().has(name);
 }

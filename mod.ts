@@ -41,6 +41,7 @@ export {
 export { exit } from "./lib/process/exit.ts";
 export { Process, type ProcessOptions } from "./lib/process/process.ts";
 export {
+  type Isolation,
   type Permissions,
   type ResourceLimits,
 } from "./lib/process/worker_options.ts";
@@ -50,9 +51,11 @@ export {
   Empty,
   EOFError,
   Full,
+  KeyError,
   ProcessError,
   type ProcessErrorOptions,
   TimeoutError,
+  ValueError,
 } from "./lib/errors.ts";
 export {
   AsyncResult,
@@ -94,3 +97,10 @@ export {
 } from "./lib/sync/typecode.ts";
 export { Value } from "./lib/sync/value.ts";
 export { SharedArray } from "./lib/sync/shared_array.ts";
+export { Manager } from "./lib/managers/manager.ts";
+export { BaseProxy } from "./lib/managers/base_proxy.ts";
+export { DictProxy } from "./lib/managers/dict_proxy.ts";
+export { ListProxy } from "./lib/managers/list_proxy.ts";
+export { NamespaceProxy } from "./lib/managers/namespace_proxy.ts";
+export { LockProxy } from "./lib/managers/lock_proxy.ts";
+export { QueueProxy } from "./lib/managers/queue_proxy.ts";

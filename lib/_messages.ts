@@ -296,8 +296,14 @@ export const messages = {
     limit === undefined
       ? `its V8 heap limit (the OS ended it with a V8 fatal error)`
       : `resourceLimits.maxOldGenerationSizeMb (${limit} MB)`,
-  childImportHint: (config: string): string =>
-    ` (in a worker with isolation "process": the child resolves modules as its parent does only when it can copy the parent's flags, and this program's command line can be read only with -A, so the child used ${config} and none of the command line's --import-map, --config or --no-config; run with -A, or put the import map in that deno.json)`,
+  childImportHint: (config: string | undefined): string =>
+    ` (in a worker with isolation "process": a child resolves modules as its parent does only when it can copy the parent's flags, and a program can read its own command line only with -A, so this child ${
+      config === undefined ? "found no deno.json" : `used ${config}`
+    } and none of the command line's --import-map, --config or --no-config; run with -A, or ${
+      config === undefined
+        ? "give the program a deno.json with these imports (or an importMap)"
+        : "put these imports in that deno.json"
+    })`,
   ipcCannotCopy: (where: string, reason: string): string =>
     `${reason} (at ${where}), and a worker with isolation "process" gets a copy`,
   ipcFunction: (): string => `a function cannot be copied`,
@@ -333,7 +339,11 @@ export const messages = {
     `dropped task entry ${entry}: handling it failed (${why})`,
   serveBadItems: (): string =>
     `Cannot run the task: its items are not a list of as many values as its counts say; the coordinator and the worker may run different versions of the library`,
-  serveMalformedTask: (entry: string, problem: string, dropped: number): string =>
+  serveMalformedTask: (
+    entry: string,
+    problem: string,
+    dropped: number,
+  ): string =>
     `dropped task entry ${entry}: ${problem} (${dropped} malformed so far); something other than a coordinator of this library writes to the queue's stream`,
   // Managers.
   managerUnguarded: (): string =>

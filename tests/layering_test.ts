@@ -17,7 +17,8 @@ type Layer =
   | "queues"
   | "process"
   | "pool"
-  | "redis";
+  | "redis"
+  | "managers";
 
 /** What each layer may import at run time. Type-only imports may also name
  * the public folders (process/, pool/, sync/, queues/), where the public
@@ -32,8 +33,15 @@ const ALLOWED: Readonly<Record<Layer, readonly Layer[]>> = {
   process: ["base", "_shared", "_engine", "process"],
   pool: ["base", "_shared", "_engine", "process", "pool"],
   redis: ["base", "_shared", "_engine", "process", "pool", "redis"],
+  managers: ["base", "_shared", "_engine", "queues", "managers"],
 };
-const PUBLIC: readonly Layer[] = ["process", "pool", "sync", "queues"];
+const PUBLIC: readonly Layer[] = [
+  "process",
+  "pool",
+  "sync",
+  "queues",
+  "managers",
+];
 
 /** Every program and worker entry point of the library. Worker entries are
  * started by URL, so they are roots of their own. */
@@ -44,6 +52,10 @@ const ENTRIES = [
   "lib/_worker/thread_entry.ts",
   "lib/_worker/hub.ts",
   "lib/_worker/bootstrap.ts",
+  "lib/_worker/process_entry.ts",
+  "lib/managers/server_entry.ts",
+  // What a Redis worker machine's Workers load first (lib/redis/_runner.ts).
+  "lib/redis/_task_host.ts",
 ];
 
 interface Edge {

@@ -6,13 +6,24 @@
 // Imports lib/_messages.ts, and types from lib/process/worker_options.ts.
 
 import { messages } from "../_messages.ts";
-import type { Permissions, ResourceLimits } from "../process/worker_options.ts";
+import type {
+  Isolation,
+  Permissions,
+  ResourceLimits,
+} from "../process/worker_options.ts";
 
 const LIMIT_KEYS: ReadonlySet<string> = new Set<keyof ResourceLimits>([
   "maxOldGenerationSizeMb",
   "maxYoungGenerationSizeMb",
   "stackSizeMb",
 ]);
+
+/** Checks `isolation`; returns it with the default ("thread") filled in. */
+export function checkIsolation(value: unknown): Isolation {
+  if (value === undefined) return "thread";
+  if (value === "thread" || value === "process") return value;
+  throw new TypeError(messages.badIsolation(value));
+}
 
 /** Checks `permissions`; returns it with the default filled in. */
 export function checkPermissions(value: unknown): Permissions {
@@ -44,11 +55,14 @@ export function checkLimits(value: unknown): ResourceLimits | undefined {
   return Object.freeze(out);
 }
 
-/** Throws when scoped permissions meet limits it cannot also enforce. */
+/** Throws when scoped permissions meet limits a thread cannot also enforce
+ * (an OS process can: they are its own flags). */
 export function checkCombination(
   permissions: Permissions,
   limits: ResourceLimits | undefined,
+  isolation: Isolation = "thread",
 ): void {
+  if (isolation === "process") return;
   if (limits !== undefined && permissions !== "inherit") {
     throw new TypeError(messages.limitsWithScope());
   }

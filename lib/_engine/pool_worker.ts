@@ -1,9 +1,12 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
 // One Worker of the local engine: how it is started, the chunks in flight
 // to it (the head one runs; the others wait in its port, in order), and the
-// message that carries a batch of chunks to it.
+// message that carries a batch of chunks to it. A worker is a thread, or an
+// OS process (isolation: "process") whose port is an IpcPort over its IPC
+// channel: the engine sees no difference.
 
 import { context } from "../_shared/context.ts";
+import { IpcPort } from "../_shared/ipc.ts";
 import { livenessFor, processEnded } from "../_shared/liveness.ts";
 import type {
   ChunkMessage,
@@ -13,9 +16,12 @@ import type {
 } from "../_shared/wire.ts";
 import type { Chunk } from "./job.ts";
 import type { EngineOptions } from "./local_engine.ts";
-import { nextPid, pidCounter } from "./registry.ts";
-import { spawnWorker, type WorkerHandle } from "./spawn.ts";
+import { nextPid, pidCounter, scopedPidCounter } from "./registry.ts";
+import { UNREADABLE_MESSAGE } from "./validate.ts";
+import { spawnWorker, type WorkerHandle, type WorkerPort } from "./spawn.ts";
 
+/** What the engine uses of a worker's port (a MessagePort, or an IpcPort
+ * that behaves as one). */
 type Port = MessagePort & { ref(): void; unref(): void };
 
 let workerNames = 0;
@@ -52,27 +58,47 @@ export class PoolWorker {
     onExit: (w: PoolWorker, code: number, error: unknown) => void,
   ): PoolWorker {
     const name = `PoolWorker-${++workerNames}`;
-    const { port1, port2 } = new MessageChannel();
-    const init: InitMessage = {
-      t: "init",
-      pids: pidCounter(),
-      liveness: livenessFor(port1),
-      module: options.module,
-    };
-    port1.postMessage(init);
+    const child = options.isolation === "process";
+    let port1: Port;
+    let port2: WorkerPort;
+    let pid = 0;
+    if (child) {
+      // A child has its own pid (the OS's), counter and liveness table:
+      // shared memory does not reach it.
+      port2 = new IpcPort(true);
+      port1 = port2 as unknown as Port;
+    } else {
+      const channel = new MessageChannel();
+      port1 = channel.port1 as Port;
+      port2 = channel.port2;
+      // A scoped worker gets a pid counter and liveness table of its own:
+      // it could write anything into the program's (see liveness.ts).
+      pid = nextPid();
+      const scoped = options.permissions !== "inherit";
+      const init: InitMessage = {
+        t: "init",
+        pids: scoped ? scopedPidCounter() : pidCounter(),
+        liveness: livenessFor(port1, pid, scoped),
+        module: options.module,
+      };
+      port1.postMessage(init);
+    }
     const pool: PoolMessage = options.initializer === undefined
       ? { t: "pool" }
       : { t: "pool", init: options.initializer };
     port1.postMessage(pool);
-    const worker = new PoolWorker(name, port1 as Port);
+    const worker = new PoolWorker(name, port1);
     worker.port.unref();
     port1.onmessage = (e: MessageEvent<FromWorker>) =>
       onMessage(worker, e.data);
+    // A message that cannot be deserialized is a malformed one (validate.ts).
+    port1.onmessageerror = () =>
+      onMessage(worker, UNREADABLE_MESSAGE as FromWorker);
     worker.handle = spawnWorker(
       {
         identity: {
           name,
-          pid: nextPid(),
+          pid,
           daemon: true,
           parent: { ...context().current },
         },
@@ -80,6 +106,8 @@ export class PoolWorker {
         permissions: options.permissions,
         resourceLimits: options.resourceLimits,
         detached: false,
+        isolation: options.isolation,
+        ...(options.command === undefined ? {} : { command: options.command }),
       },
       port2,
       (code, error) => onExit(worker, code, error),
@@ -100,6 +128,11 @@ export class PoolWorker {
     const i = this.inflight.indexOf(chunk);
     if (i !== -1) this.inflight.splice(i, 1);
     this.tasks--;
+  }
+
+  /** An OS process: resolves once it has ended (after `retire()`). */
+  get ended(): Promise<void> | undefined {
+    return this.handle?.ended;
   }
 
   /** Ends the Worker now; false if it had ended already. */

@@ -1,5 +1,5 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
-// One internal interface over two kinds of worker:
+// One internal interface over three kinds of worker:
 // - "thread": a node:worker_threads Worker, for permissions "inherit". It
 //   enforces resourceLimits (an out-of-memory worker ends alone) and reports
 //   its exit. The main side unreferences it; the MessagePort decides liveness.
@@ -7,6 +7,8 @@
 //   web Worker, so one that must never keep the program alive (a daemon) is
 //   created by the hub thread (see ../_worker/hub.ts), which the main side does
 //   unreference; others are created here, and ended when idle.
+// - "process" (isolation: "process"): a child OS process, see child.ts. Its
+//   port is an IpcPort over the IPC channel instead of a MessagePort.
 
 import { getHeapStatistics } from "node:v8";
 import {
@@ -15,14 +17,29 @@ import {
   Worker as ThreadWorker,
 } from "node:worker_threads";
 import { ProcessError } from "../errors.ts";
+import type { IpcPort } from "../_shared/ipc.ts";
 import { messages } from "../_messages.ts";
 import {
+  exitProblem,
+  hubDeathProblem,
+  PROTOCOL_EXIT_CODE,
+  protocolError,
+  UNREADABLE_MESSAGE,
+} from "./validate.ts";
+import {
   decodeError,
+  type ExitMessage,
   type HubDeath,
   type HubRequest,
   type WorkerIdentity,
 } from "../_shared/wire.ts";
-import type { Permissions, ResourceLimits } from "../process/worker_options.ts";
+import type {
+  Isolation,
+  Permissions,
+  ResourceLimits,
+} from "../process/worker_options.ts";
+import { spawnChild } from "./child.ts";
+import type { ChildCommand } from "./flags.ts";
 
 const THREAD_ENTRY = new URL("../_worker/thread_entry.ts", import.meta.url);
 const HUB_ENTRY = new URL("../_worker/hub.ts", import.meta.url);
@@ -36,6 +53,10 @@ export interface WorkerSpec {
   readonly resourceLimits: ResourceLimits | undefined;
   /** True when the worker must never keep the program alive by itself. */
   readonly detached: boolean;
+  /** A thread of this process, or an OS process. */
+  readonly isolation: Isolation;
+  /** For an OS process: its command line (see flags.ts). */
+  readonly command?: ChildCommand;
 }
 
 /** Called once when a worker ends without reporting its own exit, with the
@@ -44,9 +65,18 @@ export type OnDeath = (code: number, error: unknown) => void;
 
 /** A started worker. Messages go over the port given to `spawnWorker`. */
 export interface WorkerHandle {
-  /** Ends the worker now. */
-  kill(): void;
+  /** Ends the worker now (an OS process by `signal`, default SIGKILL; its
+   * end is still reported to `onDeath`, with the OS's exit code). */
+  kill(signal?: "SIGTERM" | "SIGKILL"): void;
+  /** An OS process's pid. */
+  readonly pid?: number | undefined;
+  /** An OS process: resolves once it has ended. */
+  readonly ended?: Promise<void>;
 }
+
+/** The port to a worker: a MessagePort to a thread, an IpcPort to an OS
+ * process. */
+export type WorkerPort = MessagePort | IpcPort;
 
 // By default a thread may grow as large as the main heap: with an explicit
 // limit, Deno ends an out-of-memory worker alone instead of the program.
@@ -94,10 +124,30 @@ function spawnThread(
   worker.unref();
   let lastError: unknown;
   let killed = false;
+  const outOfMemory = () => {
+    const limit = spec.resourceLimits?.maxOldGenerationSizeMb;
+    const what = limit === undefined
+      ? `the heap limit (${limits.maxOldGenerationSizeMb} MB)`
+      : `resourceLimits.maxOldGenerationSizeMb (${limit} MB)`;
+    return new ProcessError(messages.outOfMemory(spec.identity.name, what), {
+      processName: spec.identity.name,
+      exitCode: 1,
+      code: "ERR_WORKER_OUT_OF_MEMORY",
+      cause: lastError,
+    });
+  };
+  const stopWatch = watchThread(worker, () => {
+    // Stuck at its heap limit: Deno will never end it (see watchThread).
+    if (killed) return;
+    killed = true;
+    worker.terminate();
+    onDeath(1, outOfMemory());
+  });
   worker.on("error", (err: unknown) => {
     lastError = err;
   });
   worker.on("exit", (code: number) => {
+    stopWatch();
     if (killed) return;
     // The thread's exit can overtake the messages it posted just before
     // (its results, its own exit report): give the port time to deliver
@@ -108,25 +158,14 @@ function spawnThread(
     if (killed) return;
     const err = lastError as { code?: string } | undefined;
     if (err?.code === "ERR_WORKER_OUT_OF_MEMORY") {
-      const limit = spec.resourceLimits?.maxOldGenerationSizeMb;
-      const what = limit === undefined
-        ? `the heap limit (${limits.maxOldGenerationSizeMb} MB)`
-        : `resourceLimits.maxOldGenerationSizeMb (${limit} MB)`;
-      onDeath(
-        1,
-        new ProcessError(messages.outOfMemory(spec.identity.name, what), {
-          processName: spec.identity.name,
-          exitCode: 1,
-          code: "ERR_WORKER_OUT_OF_MEMORY",
-          cause: lastError,
-        }),
-      );
+      onDeath(1, outOfMemory());
       return;
     }
     onDeath(code, lastError);
   };
   return {
     kill() {
+      stopWatch();
       if (killed) return;
       killed = true;
       worker.terminate();
@@ -134,9 +173,152 @@ function spawnThread(
   };
 }
 
+// ---- the watchdog of thread workers -------------------------------------------
+// Deno 2.9 does not end a node:worker_threads thread that reaches its heap
+// limit while it allocates synchronously: measured, the thread's CPU time
+// stops at once and for good, the thread sits in epoll_wait (its event loop
+// runs, its JavaScript was terminated), it answers no message, and no
+// "error" or "exit" event ever comes. So each thread is watched: when its
+// CPU time (worker.cpuUsage(), read from this side) stands still for
+// STALL_MS, it is pinged on its own parentPort (thread_entry.ts answers);
+// a thread that does not answer within PING_MS, and that the kernel shows
+// in epoll_wait, is stuck: it is ended, and its task fails as out of memory.
+// An idle or awaiting thread answers the ping; a computing one uses CPU; one
+// blocked in Atomics.wait or a synchronous read is not in epoll_wait. Where
+// /proc/self/task cannot be read (no read permission), that last check is
+// replaced by a longer wait, BLIND_STALL_MS.
+
+/** How often a thread's CPU time is read, ms. */
+const WATCH_MS = 250;
+/** How long its CPU time must stand still before it is pinged, ms. */
+const STALL_MS = 1_000;
+/** How long the ping may take, ms. */
+const PING_MS = 500;
+/** Without /proc, how long a silent thread must stand still, ms. */
+const BLIND_STALL_MS = 30_000;
+/** What the watchdog sends on a thread's parentPort, and its answer (as in
+ * ../_worker/thread_entry.ts). */
+const THREAD_PING = "@parallel/multiprocessing:ping";
+const THREAD_PONG = "@parallel/multiprocessing:pong";
+/** Linux x86_64 and aarch64 syscall numbers of epoll_wait, epoll_pwait
+ * and epoll_pwait2. */
+const EPOLL_SYSCALLS: ReadonlySet<string> = new Set([
+  "232",
+  "281",
+  "441",
+  "22",
+]);
+
+/** The kernel's view of the thread of `threadId` (Deno names it
+ * `worker-<threadId>`): in epoll_wait, in something else, or unknown. */
+function threadState(threadId: number): "epoll" | "other" | "unknown" {
+  if (Deno.build.os !== "linux") return "unknown";
+  const dir = "/proc/self/task";
+  try {
+    if (
+      Deno.permissions.querySync({ name: "read", path: dir }).state !==
+        "granted"
+    ) {
+      return "unknown";
+    }
+    const name = `worker-${threadId}`;
+    for (const entry of Deno.readDirSync(dir)) {
+      const at = `${dir}/${entry.name}`;
+      let comm: string;
+      try {
+        comm = Deno.readTextFileSync(`${at}/comm`).trim();
+      } catch {
+        continue;
+      }
+      if (comm !== name) continue;
+      const syscall = Deno.readTextFileSync(`${at}/syscall`).split(" ")[0]!;
+      let wchan = "";
+      try {
+        wchan = Deno.readTextFileSync(`${at}/wchan`);
+      } catch {
+        // not shown
+      }
+      return EPOLL_SYSCALLS.has(syscall) || wchan.includes("epoll")
+        ? "epoll"
+        : "other";
+    }
+  } catch {
+    // no such view
+  }
+  return "unknown";
+}
+
+/**
+ * Watches `worker` for the stuck state above and calls `stuck` once when it
+ * finds it. Returns the function that stops the watch. The watch never
+ * keeps the program alive.
+ */
+function watchThread(worker: ThreadWorker, stuck: () => void): () => void {
+  const w = worker as ThreadWorker & {
+    cpuUsage?: () => Promise<{ user: number; system: number }>;
+    threadId: number;
+  };
+  if (typeof w.cpuUsage !== "function") return () => {};
+  let stopped = false;
+  let last = -1;
+  let stillSince = performance.now();
+  /** Pinged since the CPU time last moved (one ping per stand-still). */
+  let pinged = false;
+  let pong = false;
+  const onMessage = (msg: unknown) => {
+    if (msg === THREAD_PONG) pong = true;
+  };
+  worker.on("message", onMessage);
+  const tick = async () => {
+    if (stopped) return;
+    let used: number;
+    try {
+      const u = await w.cpuUsage!();
+      used = u.user + u.system;
+    } catch {
+      return; // it ended
+    }
+    if (stopped) return;
+    const now = performance.now();
+    if (used !== last) {
+      last = used;
+      stillSince = now;
+      pinged = false;
+      return;
+    }
+    const still = now - stillSince;
+    if (!pinged && still >= STALL_MS) {
+      pinged = true;
+      pong = false;
+      try {
+        worker.postMessage(THREAD_PING);
+      } catch {
+        return;
+      }
+      return;
+    }
+    if (!pinged || pong || still < STALL_MS + PING_MS) return;
+    const state = threadState(w.threadId);
+    if (state === "epoll" || (state === "unknown" && still >= BLIND_STALL_MS)) {
+      stop();
+      stuck();
+    }
+  };
+  const timer = setInterval(() => void tick(), WATCH_MS);
+  Deno.unrefTimer(timer as unknown as number);
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    clearInterval(timer);
+    worker.off("message", onMessage);
+  };
+  return stop;
+}
+
 interface Hub {
   readonly thread: ThreadWorker;
-  readonly deaths: Map<number, OnDeath>;
+  /** The workers it holds: their names and how to report their end. */
+  readonly deaths: Map<number, { name: string; onDeath: OnDeath }>;
 }
 
 let hub: Hub | undefined;
@@ -149,15 +331,20 @@ function getHub(): Hub {
     ...threadEnv(),
   });
   thread.unref();
-  const deaths = new Map<number, OnDeath>();
+  const deaths: Hub["deaths"] = new Map();
   thread.on("message", (msg: HubDeath) => {
-    const onDeath = deaths.get(msg.id);
+    // What a scoped worker sent the hub comes on unchecked (validate.ts).
+    const dead = deaths.get(msg?.id);
+    if (dead === undefined) return;
     deaths.delete(msg.id);
-    onDeath?.(msg.code, decodeError(msg.error));
+    const problem = hubDeathProblem(msg);
+    if (problem !== undefined) {
+      dead.onDeath(PROTOCOL_EXIT_CODE, protocolError(dead.name, problem));
+    } else dead.onDeath(msg.code, decodeError(msg.error));
   });
   thread.on("error", (err: unknown) => {
     // The hub itself failed: every worker it held is gone.
-    for (const onDeath of deaths.values()) onDeath(1, err);
+    for (const { onDeath } of deaths.values()) onDeath(1, err);
     deaths.clear();
     hub = undefined;
   });
@@ -186,7 +373,7 @@ function spawnWebViaHub(
 ): WorkerHandle {
   const h = getHub();
   const id = nextId++;
-  h.deaths.set(id, onDeath);
+  h.deaths.set(id, { name: spec.identity.name, onDeath });
   const req: HubRequest = {
     op: "spawn",
     id,
@@ -225,10 +412,16 @@ function spawnWebDirect(
     ev.preventDefault();
     dead(1, new Error(ev.message));
   };
-  // A worker speaks here only when it ends before its port arrived.
-  worker.onmessage = (ev: MessageEvent<{ code: number; error?: unknown }>) => {
-    dead(ev.data.code, decodeError(ev.data.error));
+  // A worker speaks here only when it ends before its port arrived; it may
+  // run hostile code, so what it sends is checked (validate.ts).
+  worker.onmessage = (ev: MessageEvent<ExitMessage>) => {
+    const problem = exitProblem(ev.data);
+    if (problem !== undefined) {
+      dead(PROTOCOL_EXIT_CODE, protocolError(spec.identity.name, problem));
+    } else dead(ev.data.code, decodeError(ev.data.error));
   };
+  worker.onmessageerror = () =>
+    worker.onmessage?.({ data: UNREADABLE_MESSAGE } as MessageEvent);
   worker.postMessage({ port }, [port]);
   return {
     kill() {
@@ -240,16 +433,31 @@ function spawnWebDirect(
 }
 
 /**
- * Starts a worker that runs `spec` and talks over `port`. A scoped worker
+ * Starts a worker that runs `spec` and talks over `port`. An OS process
+ * starts as child.ts says (its end is reported to `onDeath` even after
+ * `kill()`, with the OS's code). A scoped worker
  * that must never keep the program alive (`detached`) starts through the
  * hub, which costs ~0.5 s more: Deno delivers a nested worker's first
  * messages late. Other scoped workers start directly from this thread.
  */
 export function spawnWorker(
   spec: WorkerSpec,
-  port: MessagePort,
+  workerPort: WorkerPort,
   onDeath: OnDeath,
 ): WorkerHandle {
+  if (spec.isolation === "process") {
+    return spawnChild(
+      {
+        identity: spec.identity,
+        module: spec.module,
+        resourceLimits: spec.resourceLimits,
+        command: spec.command!,
+      },
+      workerPort as IpcPort,
+      onDeath,
+    );
+  }
+  const port = workerPort as MessagePort;
   if (spec.permissions === "inherit") return spawnThread(spec, port, onDeath);
   return spec.detached
     ? spawnWebViaHub(spec, port, onDeath)

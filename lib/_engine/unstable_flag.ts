@@ -35,7 +35,7 @@ function configUnstable(path: string): boolean | undefined {
 }
 
 /** The nearest readable deno.json(c) at or above `startDir`. */
-function findConfig(startDir: string): string | undefined {
+export function findConfig(startDir: string): string | undefined {
   let dir = startDir;
   for (let i = 0; i < MAX_CONFIG_DEPTH; i++) {
     for (const name of CONFIG_NAMES) {

@@ -22,6 +22,7 @@ import {
   type ExitMessage,
   type FnRef,
   type FromWorker,
+  noteTargetModule,
   type RunMessage,
   type ToWorker,
   type WireError,
@@ -71,6 +72,8 @@ function lookup(
   ref: FnRef,
   module: string = moduleUrl,
 ): TargetFn {
+  // Errors of the classes it exports are revived as those classes.
+  noteTargetModule(module, ns);
   const direct = ns[ref.name];
   if (typeof direct === "function") return direct as TargetFn;
   for (const value of Object.values(ns)) {

@@ -6,7 +6,11 @@
 //
 // Imports bootstrap.ts and a type from lib/_shared/wire.ts only.
 
-import { workerData } from "node:worker_threads";
+/** The watchdog's ping, and the answer (as in lib/_engine/spawn.ts). */
+const PING = "@parallel/multiprocessing:ping";
+const PONG = "@parallel/multiprocessing:pong";
+
+import { parentPort, workerData } from "node:worker_threads";
 import { attach, identify, loaded } from "./bootstrap.ts";
 import type { WorkerIdentity } from "../_shared/wire.ts";
 
@@ -16,6 +20,11 @@ const data = workerData as {
   port: MessagePort;
 };
 identify(data.identity, data.module, false);
+// The main side's watchdog pings a thread whose CPU time stands still, to
+// tell an idle thread from one stuck at its heap limit (see spawn.ts).
+parentPort?.on("message", (msg: unknown) => {
+  if (msg === PING) parentPort!.postMessage(PONG);
+});
 attach(data.port);
 try {
   loaded(await import(data.module));

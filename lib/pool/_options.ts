@@ -12,9 +12,12 @@ import type { EngineOptions } from "../_engine/local_engine.ts";
 import {
   assertReadable,
   checkCombination,
+  checkIsolation,
   checkLimits,
   checkPermissions,
 } from "../_engine/permissions.ts";
+import { assertCanSpawn, childCommand } from "../_engine/flags.ts";
+import { checkIpc } from "../_shared/ipc.ts";
 import { checkExported, fnRef, resolveModule } from "../_engine/target.ts";
 import { assertWorkerOptions } from "../_engine/unstable_flag.ts";
 import { cpuCount } from "../process/cpu_count.ts";
@@ -26,14 +29,17 @@ export const POOL_DEFAULTS = Object.freeze(
   {
     permissions: "inherit",
     resourceLimits: undefined,
+    isolation: "thread",
+    command: undefined,
     initializer: undefined,
     initargs: Object.freeze([]) as readonly unknown[],
     maxTasksPerChild: Infinity,
     /** ms an idle "inherit" worker lives: for ever, as it never keeps the
      * program alive. */
     idleTimeout: Infinity,
-    /** ms an idle worker with scoped permissions lives: Deno cannot
-     * unreference such a worker, so it would keep the program alive. */
+    /** ms an idle thread with scoped permissions lives: Deno cannot
+     * unreference such a worker, so it would keep the program alive. (An
+     * idle OS process never does: it lives for ever.) */
     scopedIdleTimeout: 1000,
   } as const,
 );
@@ -47,6 +53,7 @@ const WORKER_OPTIONS = [
   "permissions",
   "resourceLimits",
   "idleTimeout",
+  "isolation",
 ] as const;
 
 /** A pool's options with every default filled in. With a backend, the
@@ -68,6 +75,9 @@ export interface ResolvedPoolOptions extends EngineOptions {
  * setting is given with a backend.
  * @throws {Error} when called while a worker imports its module (an
  * unguarded top level), or scoped permissions lack the unstable flag.
+ * @throws {Deno.errors.NotCapable} with isolation "process", when this
+ * program may not start a child, or the permissions ask for more than it
+ * holds.
  */
 export function resolvePoolOptions<I extends unknown[]>(
   options: number | PoolOptions<I> | undefined,
@@ -104,14 +114,19 @@ export function resolvePoolOptions<I extends unknown[]>(
   }
   const permissions = checkPermissions(opts.permissions);
   const resourceLimits = checkLimits(opts.resourceLimits);
-  checkCombination(permissions, resourceLimits);
+  const isolation = checkIsolation(opts.isolation);
+  const child = isolation === "process";
+  checkCombination(permissions, resourceLimits, isolation);
   const maxTasksPerChild = opts.maxTasksPerChild === undefined
     ? POOL_DEFAULTS.maxTasksPerChild
     : positiveInt(
       opts.maxTasksPerChild,
       (v) => messages.badOption('"maxTasksPerChild"', "a positive integer", v),
     );
-  const idleTimeout = checkIdle(opts.idleTimeout, permissions === "inherit");
+  const idleTimeout = checkIdle(
+    opts.idleTimeout,
+    permissions === "inherit" || child,
+  );
   let initializer: EngineOptions["initializer"] = POOL_DEFAULTS.initializer;
   if (opts.initializer !== undefined) {
     const fn = fnRef(opts.initializer, '"initializer"');
@@ -120,10 +135,17 @@ export function resolvePoolOptions<I extends unknown[]>(
     if (!Array.isArray(args)) {
       throw new TypeError(messages.badOption('"initargs"', "an array", args));
     }
+    // A child gets them over its IPC channel: refused now, not when the
+    // first worker starts.
+    if (child) checkIpc(args, "initargs", true);
     initializer = { fn, args };
   }
   assertReadable(module);
-  if (permissions !== "inherit") assertWorkerOptions();
+  let command: ResolvedPoolOptions["command"];
+  if (child) {
+    assertCanSpawn();
+    command = childCommand(permissions, resourceLimits);
+  } else if (permissions !== "inherit") assertWorkerOptions();
   return {
     processes,
     module,
@@ -132,6 +154,8 @@ export function resolvePoolOptions<I extends unknown[]>(
     initializer,
     maxTasksPerChild,
     idleTimeout,
+    isolation,
+    command,
     backend,
     given,
   };

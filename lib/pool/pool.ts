@@ -12,6 +12,7 @@ import type { Call } from "../_engine/call.ts";
 import type { PoolEngine } from "../_engine/dispatcher.ts";
 import { Engine } from "../_engine/local_engine.ts";
 import { Targets } from "../_engine/target.ts";
+import { watchModule } from "../_engine/error_classes.ts";
 import { checkCallOptions, isOptions, resolvePoolOptions } from "./_options.ts";
 import type {
   AsyncOptions,
@@ -83,6 +84,7 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
     if (this.#engine.broken !== undefined) throw this.#engine.broken;
     if (this.#engine.closed) throw new Error(messages.poolClosed(what));
     const target = this.#targets.of(fn, what);
+    watchModule(target.module, target.ref.name);
     return {
       what,
       fn: target.ref,
@@ -203,10 +205,13 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
     options?: CallOptions,
   ): Promise<TaskResult<F>> {
     const a = args ?? [];
-    if (!Array.isArray(a)) {
-      return Promise.reject(
-        new TypeError(messages.badOption('"args"', "an array", a)),
-      );
+    try {
+      // Array.isArray throws for a revoked Proxy: the call rejects.
+      if (!Array.isArray(a)) {
+        throw new TypeError(messages.badOption('"args"', "an array", a));
+      }
+    } catch (err) {
+      return Promise.reject(err);
     }
     return this.#collect("apply", fn, [a], true, 1, options) as Promise<
       TaskResult<F>

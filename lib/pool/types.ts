@@ -4,7 +4,11 @@
 
 import type { AsyncResultCallbacks } from "./async_result.ts";
 import type { Transfer } from "./transfer.ts";
-import type { Permissions, ResourceLimits } from "../process/worker_options.ts";
+import type {
+  Isolation,
+  Permissions,
+  ResourceLimits,
+} from "../process/worker_options.ts";
 
 /**
  * Where a pool's tasks run when not on this machine's workers. Made by a
@@ -73,8 +77,13 @@ export interface PoolOptions<I extends unknown[] = unknown[]> {
   maxTasksPerChild?: number;
   /** What the workers may do; as for `Process`. */
   permissions?: Permissions;
-  /** Per-worker V8 caps; only with `"inherit"` permissions. */
+  /** Per-worker V8 caps; with isolation "thread", only with `"inherit"`
+   * permissions. */
   resourceLimits?: ResourceLimits;
+  /** Where the workers run: `"thread"` (default), threads of this program;
+   * `"process"`, OS processes of their own, as Python's workers are: their
+   * own memory limits, crashes and permissions, and a slower start. */
+  isolation?: Isolation;
   /** ms an idle worker lives before it is ended (restarted on demand).
    * Default: no limit for "inherit" workers (idle ones never keep the program
    * alive), 1000 ms for scoped ones (which Deno cannot unreference). */

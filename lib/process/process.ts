@@ -7,18 +7,38 @@ import {
   nextName,
   nextPid,
   pidCounter,
+  scopedPidCounter,
 } from "../_engine/registry.ts";
 import { post } from "../_shared/clone.ts";
 import {
   assertReadable,
   checkCombination,
+  checkIsolation,
   checkLimits,
   checkPermissions,
 } from "../_engine/permissions.ts";
+import { assertCanSpawn, childCommand } from "../_engine/flags.ts";
+import { IpcPort } from "../_shared/ipc.ts";
 import { assertWorkerOptions } from "../_engine/unstable_flag.ts";
-import type { Permissions, ResourceLimits } from "./worker_options.ts";
-import { spawnWorker, type WorkerHandle } from "../_engine/spawn.ts";
+import { assertSandbox } from "../_engine/sandbox.ts";
+import {
+  exitProblem,
+  PROTOCOL_EXIT_CODE,
+  protocolError,
+  UNREADABLE_MESSAGE,
+} from "../_engine/validate.ts";
+import type {
+  Isolation,
+  Permissions,
+  ResourceLimits,
+} from "./worker_options.ts";
+import {
+  spawnWorker,
+  type WorkerHandle,
+  type WorkerPort,
+} from "../_engine/spawn.ts";
 import { checkExported, fnRef, resolveModule } from "../_engine/target.ts";
+import { errorClasses, watchModule } from "../_engine/error_classes.ts";
 import { messages } from "../_messages.ts";
 import { checkTimeout, MAX_TIMER } from "../_check.ts";
 import {
@@ -43,10 +63,16 @@ export interface ProcessOptions<A extends unknown[] = unknown[]> {
   /** What the worker may do: `"inherit"` (default), `"none"`, or a
    * `Deno.PermissionOptionsObject` subset of the parent's permissions. */
   permissions?: Permissions;
-  /** Per-worker V8 heap and stack caps; only with `"inherit"` permissions. */
+  /** Per-worker V8 heap and stack caps; with isolation "thread", only with
+   * `"inherit"` permissions. */
   resourceLimits?: ResourceLimits;
   /** The module that exports `target`, such as `import.meta.url`. */
   module?: string | URL;
+  /** Where the target runs: `"thread"` (default), a thread of this
+   * program; `"process"`, an OS process of its own, as in Python (its
+   * `pid` is the OS pid; memory limits, crashes and permissions are its
+   * own; it starts slower). */
+  isolation?: Isolation;
 }
 
 type State = "new" | "running" | "ended" | "closed";
@@ -88,13 +114,18 @@ export class Process<A extends unknown[] = unknown[]> {
   #daemon: boolean;
   #permissions: Permissions;
   #limits: ResourceLimits | undefined;
+  #isolation: Isolation;
   #module: string;
   #state: State = "new";
   #exitCode: number | null = null;
   #error: unknown = undefined;
   #pid: number | undefined;
-  #port: MessagePort | null = null;
+  #port: MessagePort | IpcPort | null = null;
   #handle: WorkerHandle | null = null;
+  /** An OS process: the error its exit report carried (its end comes from
+   * the OS), and whether terminate() or kill() ended it. */
+  #reported: unknown = undefined;
+  #stopped = false;
   #joiners = 0;
   #ended: Promise<void>;
   #resolveEnded!: () => void;
@@ -138,7 +169,9 @@ export class Process<A extends unknown[] = unknown[]> {
     }
     this.#permissions = checkPermissions(options.permissions);
     this.#limits = checkLimits(options.resourceLimits);
-    checkCombination(this.#permissions, this.#limits);
+    this.#isolation = checkIsolation(options.isolation);
+    checkCombination(this.#permissions, this.#limits, this.#isolation);
+    watchModule(this.#module, this.#ref.name);
     this.#name = options.name ?? nextName("Process");
     this.#daemon = options.daemon ?? false;
     this.#ended = new Promise((resolve) => this.#resolveEnded = resolve);
@@ -196,7 +229,11 @@ export class Process<A extends unknown[] = unknown[]> {
     return this.#exitCode;
   }
 
-  /** A positive id unique among this program's processes, set at start. */
+  /**
+   * Set at start: with isolation "process", the child's OS pid (also
+   * `Deno.pid` inside it); with "thread", a positive id above every OS pid,
+   * unique among this process's threads.
+   */
   get pid(): number | undefined {
     return this.#pid;
   }
@@ -213,7 +250,10 @@ export class Process<A extends unknown[] = unknown[]> {
    * worker imports its target module (an unguarded top level), or when
    * scoped `permissions` lack `--unstable-worker-options`.
    * @throws {TypeError} when the target is not exported from its module.
-   * @throws {Deno.errors.NotCapable} when the module cannot be read.
+   * @throws {Deno.errors.NotCapable} when the module cannot be read; with
+   * scoped `permissions`, also when Deno could prompt in this terminal for
+   * what the worker lacks, or the module imports a file outside the places
+   * the worker may read (see docs/security.md).
    * @throws {DOMException} named `DataCloneError` when an argument cannot be
    * sent to a worker.
    */
@@ -228,34 +268,72 @@ export class Process<A extends unknown[] = unknown[]> {
     if (ctx.importing) throw new Error(messages.unguarded(this.#module));
     checkExported(this.#ref, this.#module);
     assertReadable(this.#module);
-    if (this.#permissions !== "inherit") assertWorkerOptions();
+    const child = this.#isolation === "process";
+    // A child process gets its permissions as flags (no unstable flag) and
+    // never prompts (--no-prompt); what it may not have throws here.
+    if (child) assertCanSpawn();
+    else if (this.#permissions !== "inherit") assertWorkerOptions();
+    const command = child
+      ? childCommand(this.#permissions, this.#limits)
+      : undefined;
+    // No prompt for a scoped worker, nor an import outside its folders.
+    assertSandbox(this.#module, this.#permissions, { terminal: !child });
 
-    const { port1, port2 } = new MessageChannel();
-    const init: InitMessage = {
-      t: "init",
-      pids: pidCounter(),
-      liveness: livenessFor(port1),
-      module: this.#module,
-    };
-    port1.postMessage(init);
+    let port: MessagePort | IpcPort;
+    let workerPort: WorkerPort;
+    let threadPid: number | undefined;
+    if (child) {
+      port = workerPort = new IpcPort(true);
+    } else {
+      const { port1, port2 } = new MessageChannel();
+      // A scoped worker gets a pid counter and liveness table of its own:
+      // it could write anything into the program's (see liveness.ts).
+      threadPid = nextPid();
+      const scoped = this.#permissions !== "inherit";
+      const init: InitMessage = {
+        t: "init",
+        pids: scoped ? scopedPidCounter() : pidCounter(),
+        liveness: livenessFor(port1, threadPid, scoped),
+        module: this.#module,
+      };
+      port1.postMessage(init);
+      port = port1;
+      workerPort = port2;
+    }
     const run: RunMessage = { t: "run", fn: this.#ref, args: this.#args };
     try {
-      post(port1, run, this.#args, "args");
+      post(port as MessagePort, run, this.#args, "args");
     } catch (err) {
-      port1.close();
-      port2.close();
+      port.close();
+      if (workerPort !== port) workerPort.close();
       throw err;
     }
-    this.#pid = nextPid();
-    port1.onmessage = (e: MessageEvent<ExitMessage>) => {
-      if (e.data.t === "exit") {
-        this.#finish(
-          e.data.code,
-          e.data.error === undefined ? undefined : decodeError(e.data.error),
-        );
+    if (!child) this.#pid = threadPid;
+    const onMessage = (e: { data: ExitMessage }) => {
+      // The worker may run hostile code: a malformed message ends it.
+      const problem = exitProblem(e.data);
+      if (problem !== undefined) {
+        const err = protocolError(this.#name, problem);
+        if (child) {
+          this.#reported = err;
+          this.#handle?.kill();
+        } else this.#finish(PROTOCOL_EXIT_CODE, err);
+        return;
       }
+      const error = e.data.error === undefined
+        ? undefined
+        : decodeError(e.data.error, errorClasses(this.#module));
+      // A child's end comes from the OS, with the OS's exit code.
+      if (child) this.#reported = error;
+      else this.#finish(e.data.code, error);
     };
-    this.#port = port1;
+    port.onmessage = onMessage;
+    if (!child) {
+      // A message that cannot be deserialized is a malformed one.
+      (port as MessagePort).onmessageerror = () =>
+        onMessage({ data: UNREADABLE_MESSAGE as ExitMessage });
+    }
+    this.#port = port;
     this.#state = "running";
     this.#updateRef();
     children.add(this);
@@ -263,7 +341,7 @@ export class Process<A extends unknown[] = unknown[]> {
       {
         identity: {
           name: this.#name,
-          pid: this.#pid,
+          pid: this.#pid ?? 0,
           daemon: this.#daemon,
           parent: { ...ctx.current },
         },
@@ -271,10 +349,14 @@ export class Process<A extends unknown[] = unknown[]> {
         permissions: this.#permissions,
         resourceLimits: this.#limits,
         detached: this.#daemon,
+        isolation: this.#isolation,
+        ...(command === undefined ? {} : { command }),
       },
-      port2,
-      (code, error) => this.#finish(code, error),
+      workerPort,
+      (code, error) =>
+        this.#finish(code, error ?? this.#reported, !this.#stopped),
     );
+    if (child) this.#pid = this.#handle.pid;
   }
 
   /**
@@ -328,12 +410,15 @@ export class Process<A extends unknown[] = unknown[]> {
     return this.#state === "running";
   }
 
-  /** Ends the worker now; `exitCode` becomes `-15`. */
+  /** Ends the worker now; `exitCode` becomes `-15` (an OS process: sends it
+   * SIGTERM, and `exitCode` is what the OS reports, -15 unless the target
+   * handles the signal). */
   terminate(): void {
     this.#stop(-15, "terminate");
   }
 
-  /** Ends the worker now; `exitCode` becomes `-9`. */
+  /** Ends the worker now; `exitCode` becomes `-9` (an OS process: by
+   * SIGKILL). */
   kill(): void {
     this.#stop(-9, "kill");
   }
@@ -357,13 +442,21 @@ export class Process<A extends unknown[] = unknown[]> {
     if (this.#state === "new") {
       throw new Error(messages.notStarted(this.#name, what));
     }
-    if (this.#state === "running") this.#finish(code, undefined, false);
+    if (this.#state !== "running") return;
+    if (this.#isolation === "process") {
+      // Python's way: the signal, then the exit code the OS reports.
+      this.#stopped = true;
+      this.#handle?.kill(code === -15 ? "SIGTERM" : "SIGKILL");
+    } else this.#finish(code, undefined, false);
   }
 
   // A non-daemon keeps the program alive while it runs; a daemon only while
   // someone awaits its join().
   #updateRef(): void {
-    const port = this.#port as MessagePort & { ref(): void; unref(): void };
+    const port = this.#port as
+      | (MessagePort & { ref(): void; unref(): void })
+      | IpcPort
+      | null;
     if (port === null) return;
     if (!this.#daemon || this.#joiners > 0) port.ref();
     else port.unref();

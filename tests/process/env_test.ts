@@ -14,20 +14,39 @@ interface Seen {
   inProcess: Record<string, string | undefined>;
 }
 
-async function seen(flags: string[]): Promise<Seen> {
-  const r = await runDeno(["run", ...flags, "tests/fixtures/env_main.ts"], {
-    timeout: 30_000,
-  });
+async function seen(
+  flags: string[],
+  isolation: "thread" | "process" = "thread",
+): Promise<Seen> {
+  const r = await runDeno(
+    ["run", ...flags, "tests/fixtures/env_main.ts", isolation],
+    { timeout: 30_000 },
+  );
   assert.equal(r.signal, null, `killed after ${r.ms} ms`);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, "");
-  return JSON.parse(r.stdout);
+  const lines = r.stdout.trim().split("\n");
+  const out = JSON.parse(lines.at(-1)!) as Seen;
+  // An OS process printed its reads on a line of its own.
+  const printed = lines.find((l) => l.startsWith("reads "));
+  if (printed !== undefined) out.inProcess = JSON.parse(printed.slice(6));
+  return out;
 }
 
 Deno.test("Pool() and Process() workers read the environment under -A, a variable set before start included", async () => {
   assert.ok(HOME, "HOME is unset: this test reads it");
   const all = { denoHome: HOME, processHome: HOME, processSet: "set in main" };
   assert.deepEqual(await seen(["-A"]), {
+    main: all,
+    inPool: all,
+    inProcess: all,
+  });
+});
+
+Deno.test('Pool() and Process() workers with isolation "process" read the environment under -A, a variable set before start included', async () => {
+  assert.ok(HOME, "HOME is unset: this test reads it");
+  const all = { denoHome: HOME, processHome: HOME, processSet: "set in main" };
+  assert.deepEqual(await seen(["-A"], "process"), {
     main: all,
     inPool: all,
     inProcess: all,

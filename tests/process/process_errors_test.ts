@@ -10,10 +10,18 @@ import {
   type ProcessOptions,
 } from "@parallel/multiprocessing";
 import { noop } from "../fixtures/targets.ts";
-import { finish, fixture, runDeno } from "../fixtures/harness.ts";
+import { finish, fixture, ISOLATIONS, runDeno } from "../fixtures/harness.ts";
 
 const module = fixture("targets.ts");
 const PERMISSIONS = ["inherit", "none"] as const;
+/** Every kind of worker: the isolations, each with the program's
+ * permissions and with none. */
+const KINDS = ISOLATIONS.flatMap((isolation) =>
+  PERMISSIONS.map((permissions) => ({ isolation, permissions }))
+);
+/** A test name's tag for a kind of worker. */
+const tagOf = (k: { isolation: string; permissions: string }) =>
+  `(isolation "${k.isolation}", permissions "${k.permissions}")`;
 
 /** Constructs a Process from options the types would refuse. */
 function make(options: unknown): Process {
@@ -65,20 +73,30 @@ Deno.test('Process.start() throws a TypeError when "module" does not export the 
   assert.equal(p.isAlive(), false);
 });
 
-for (const permissions of PERMISSIONS) {
-  Deno.test(`Process.error is a TypeError when the worker cannot find the target (permissions "${permissions}")`, async () => {
-    // star.ts re-exports another module wholesale, so its source cannot show
-    // whether it exports noop (it does not): the worker finds out.
-    const star = fixture("star.ts");
-    const p = new Process({ target: noop, module: star, permissions });
-    p.start();
-    await finish(p);
-    assert.equal(p.exitCode, 1);
-    const err = p.error;
-    assert.ok(err instanceof TypeError, String(err));
-    assert.match(err.message, /"noop"/);
-    assert.ok(err.message.includes(star.href), err.message);
-  });
+for (const { isolation, permissions } of KINDS) {
+  Deno.test(
+    `Process.error is a TypeError when the worker cannot find the target ${
+      tagOf({ isolation, permissions })
+    }`,
+    async () => {
+      // star.ts re-exports another module wholesale, so its source cannot show
+      // whether it exports noop (it does not): the worker finds out.
+      const star = fixture("star.ts");
+      const p = new Process({
+        target: noop,
+        module: star,
+        permissions,
+        isolation,
+      });
+      p.start();
+      await finish(p);
+      assert.equal(p.exitCode, 1);
+      const err = p.error;
+      assert.ok(err instanceof TypeError, String(err));
+      assert.match(err.message, /"noop"/);
+      assert.ok(err.message.includes(star.href), err.message);
+    },
+  );
 }
 
 // ---- anonymous and non-function targets ------------------------------------
@@ -171,7 +189,7 @@ Deno.test('new Process() throws a RangeError for a non-positive "resourceLimits"
   }
 });
 
-Deno.test('new Process() throws a TypeError for "resourceLimits" with scoped "permissions"', () => {
+Deno.test('new Process() throws a TypeError for "resourceLimits" with scoped "permissions" (isolation "thread")', () => {
   for (const permissions of ["none", { read: true }] as const) {
     assert.throws(
       () =>
@@ -191,6 +209,19 @@ Deno.test('new Process() throws a TypeError for "resourceLimits" with scoped "pe
   }
 });
 
+Deno.test('new Process() takes "resourceLimits" with scoped "permissions" (isolation "process": both are flags of the child)', async () => {
+  const p = new Process({
+    target: noop,
+    module,
+    permissions: "none",
+    resourceLimits: { maxOldGenerationSizeMb: 64 },
+    isolation: "process",
+  });
+  p.start();
+  await finish(p);
+  assert.equal(p.exitCode, 0);
+});
+
 Deno.test('new Process() throws a TypeError for a bad "name", "daemon" or "module"', () => {
   assert.throws(() => make({ target: noop, module, name: 1 }), TypeError);
   assert.throws(() => make({ target: noop, module, daemon: "yes" }), TypeError);
@@ -200,109 +231,143 @@ Deno.test('new Process() throws a TypeError for a bad "name", "daemon" or "modul
 
 // ---- arguments structured clone cannot carry --------------------------------
 
-Deno.test("Process.start() throws a DataCloneError naming the argument that cannot be sent", () => {
-  const p = new Process({
-    target: noop as (...a: unknown[]) => void,
-    module,
-    args: [{ handler() {} }],
+for (const isolation of ISOLATIONS) {
+  Deno.test(`Process.start() throws a DataCloneError naming the argument that cannot be sent (isolation "${isolation}")`, () => {
+    const p = new Process({
+      target: noop as (...a: unknown[]) => void,
+      module,
+      isolation,
+      args: [{ handler() {} }],
+    });
+    assert.throws(() => p.start(), (err: unknown) => {
+      assert.equal((err as Error).name, "DataCloneError");
+      assert.match((err as Error).message, /args\[0\]\.handler/);
+      return true;
+    });
+    // Nothing started.
+    assert.equal(p.isAlive(), false);
+    assert.equal(p.pid, undefined);
+    assert.ok(!activeChildren().includes(p));
   });
-  assert.throws(() => p.start(), (err: unknown) => {
-    assert.equal((err as Error).name, "DataCloneError");
-    assert.match((err as Error).message, /args\[0\]\.handler/);
-    return true;
-  });
-  // Nothing started.
-  assert.equal(p.isAlive(), false);
-  assert.equal(p.pid, undefined);
-  assert.ok(!activeChildren().includes(p));
-});
+}
 
-Deno.test("Process.start() throws a DataCloneError naming a symbol argument", () => {
-  const p = new Process({
-    target: noop as (...a: unknown[]) => void,
-    module,
-    args: [1, { list: [2, Symbol("s")] }],
+for (const isolation of ISOLATIONS) {
+  Deno.test(`Process.start() throws a DataCloneError naming a symbol argument (isolation "${isolation}")`, () => {
+    const p = new Process({
+      target: noop as (...a: unknown[]) => void,
+      module,
+      isolation,
+      args: [1, { list: [2, Symbol("s")] }],
+    });
+    assert.throws(() => p.start(), (err: unknown) => {
+      assert.equal((err as Error).name, "DataCloneError");
+      assert.match((err as Error).message, /args\[1\]\.list\[1\]/);
+      return true;
+    });
+    assert.equal(p.isAlive(), false);
   });
-  assert.throws(() => p.start(), (err: unknown) => {
-    assert.equal((err as Error).name, "DataCloneError");
-    assert.match((err as Error).message, /args\[1\]\.list\[1\]/);
-    return true;
-  });
-  assert.equal(p.isAlive(), false);
-});
+}
 
 // ---- the import.meta.main guard --------------------------------------------
 
 /** Same name as the export of unguarded.ts; the worker looks it up there. */
 function unguardedTarget(): void {}
 
-for (const permissions of PERMISSIONS) {
-  Deno.test(`Process.error explains the import.meta.main guard when the target module starts a process unguarded (permissions "${permissions}")`, async () => {
-    // unguarded.ts starts a process at its top level; its worker imports it
-    // again, where that start must fail instead of spawning recursively.
-    const p = new Process({
-      target: unguardedTarget,
-      module: fixture("unguarded.ts"),
-      permissions,
-    });
-    p.start();
-    await finish(p);
-    assert.equal(p.exitCode, 1);
-    const err = p.error;
-    assert.ok(err instanceof Error, String(err));
-    assert.match(err.message, /import\.meta\.main/);
+for (const { isolation, permissions } of KINDS) {
+  Deno.test(
+    `Process.error explains the import.meta.main guard when the target module starts a process unguarded ${
+      tagOf({ isolation, permissions })
+    }`,
+    async () => {
+      // unguarded.ts starts a process at its top level; its worker imports it
+      // again, where that start must fail instead of spawning recursively.
+      const p = new Process({
+        target: unguardedTarget,
+        module: fixture("unguarded.ts"),
+        permissions,
+        isolation,
+      });
+      p.start();
+      await finish(p);
+      assert.equal(p.exitCode, 1);
+      const err = p.error;
+      assert.ok(err instanceof Error, String(err));
+      assert.match(err.message, /import\.meta\.main/);
+    },
+  );
+}
+
+for (const isolation of ISOLATIONS) {
+  Deno.test(`Process.start() refuses to spawn recursively from an unguarded program (isolation "${isolation}")`, async () => {
+    const r = await runDeno([
+      "run",
+      isolation === "process" ? "-A" : "-R",
+      "tests/fixtures/unguarded.ts",
+      isolation,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^exitCode=1$/m);
+    assert.match(r.stdout, /^alive=false$/m);
+    assert.match(r.stdout, /^errorName=Error$/m);
+    assert.match(r.stdout, /^errorMessage=.*import\.meta\.main/m);
+    assert.doesNotMatch(r.stdout, /target ran/);
+    // One report: the program's own process; no nested ones.
+    assert.equal(r.stderr.match(/^Process /gm)?.length, 1, r.stderr);
+    assert.match(r.stderr, /^Process Process-1:$/m);
   });
 }
 
-Deno.test("Process.start() refuses to spawn recursively from an unguarded program", async () => {
-  const r = await runDeno(["run", "-R", "tests/fixtures/unguarded.ts"]);
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^exitCode=1$/m);
-  assert.match(r.stdout, /^alive=false$/m);
-  assert.match(r.stdout, /^errorName=Error$/m);
-  assert.match(r.stdout, /^errorMessage=.*import\.meta\.main/m);
-  assert.doesNotMatch(r.stdout, /target ran/);
-  // One report: the program's own process; no nested ones.
-  assert.equal(r.stderr.match(/^Process /gm)?.length, 1, r.stderr);
-  assert.match(r.stderr, /^Process Process-1:$/m);
-});
-
 // ---- what an uncaught error prints, and where output goes -------------------
 
-for (const permissions of PERMISSIONS) {
-  Deno.test(`Process.start() prints an uncaught error to stderr as "Process <name>:" and the remote stack (permissions "${permissions}")`, async () => {
-    const r = await runDeno(
-      ["run", "-R", "tests/fixtures/output.ts", permissions],
-    );
-    assert.equal(r.code, 0, r.stderr);
-    // The default name counts from 1; the report is the header, then the
-    // error with its remote frames.
-    assert.match(
-      r.stderr,
-      /^Process Process-1:\nRangeError: first failure\n\s+at throwRange \(.*\/tests\/fixtures\/targets\.ts:\d+:\d+\)/m,
-    );
-    assert.match(
-      r.stderr,
-      /^Process custom-name:\nRangeError: second failure/m,
-    );
-    assert.doesNotMatch(r.stdout, /Process Process-1:|first failure/);
-    assert.match(r.stdout, /^Process-1 exitCode=1$/m);
-    assert.match(r.stdout, /^custom-name exitCode=1$/m);
-  });
+for (const { isolation, permissions } of KINDS) {
+  /** How output.ts runs: an OS process needs the program to run deno. */
+  const output = [
+    "run",
+    isolation === "process" ? "-A" : "-R",
+    "tests/fixtures/output.ts",
+    permissions,
+    isolation,
+  ];
 
-  Deno.test(`Process.start() sends the target's output to the program's stdout and stderr (permissions "${permissions}")`, async () => {
-    const r = await runDeno(
-      ["run", "-R", "tests/fixtures/output.ts", permissions],
-    );
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^child says hi\n/m);
-    assert.match(r.stderr, /^err:child says hi$/m);
-    assert.doesNotMatch(r.stdout, /err:child says hi/);
-    // The print happened before its process was reported ended.
-    assert.ok(
-      r.stdout.indexOf("child says hi") <
-        r.stdout.indexOf("Process-2 exitCode=0"),
-      r.stdout,
-    );
-  });
+  Deno.test(
+    `Process.start() prints an uncaught error to stderr as "Process <name>:" and the remote stack ${
+      tagOf({ isolation, permissions })
+    }`,
+    async () => {
+      const r = await runDeno(output);
+      assert.equal(r.code, 0, r.stderr);
+      // The default name counts from 1; the report is the header, then the
+      // error with its remote frames.
+      assert.match(
+        r.stderr,
+        /^Process Process-1:\nRangeError: first failure\n\s+at throwRange \(.*\/tests\/fixtures\/targets\.ts:\d+:\d+\)/m,
+      );
+      assert.match(
+        r.stderr,
+        /^Process custom-name:\nRangeError: second failure/m,
+      );
+      assert.doesNotMatch(r.stdout, /Process Process-1:|first failure/);
+      assert.match(r.stdout, /^Process-1 exitCode=1$/m);
+      assert.match(r.stdout, /^custom-name exitCode=1$/m);
+    },
+  );
+
+  Deno.test(
+    `Process.start() sends the target's output to the program's stdout and stderr ${
+      tagOf({ isolation, permissions })
+    }`,
+    async () => {
+      const r = await runDeno(output);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^child says hi\n/m);
+      assert.match(r.stderr, /^err:child says hi$/m);
+      assert.doesNotMatch(r.stdout, /err:child says hi/);
+      // The print happened before its process was reported ended.
+      assert.ok(
+        r.stdout.indexOf("child says hi") <
+          r.stdout.indexOf("Process-2 exitCode=0"),
+        r.stdout,
+      );
+    },
+  );
 }

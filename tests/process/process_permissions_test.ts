@@ -6,6 +6,7 @@ import { allocate, allocateBig, noop, readFile } from "../fixtures/targets.ts";
 import {
   finish,
   fixture,
+  ISOLATIONS,
   ROOT,
   ROOT_DIR,
   runDeno,
@@ -14,99 +15,116 @@ import {
 const module = fixture("targets.ts");
 const OUTSIDE = `${ROOT_DIR}/deno.json`;
 
-Deno.test('new Process() with permissions "none" makes a worker that cannot read files', async () => {
-  const p = new Process({
-    target: readFile,
-    args: [OUTSIDE],
-    module,
-    permissions: "none",
-  });
-  p.start();
-  await finish(p);
-  assert.equal(p.exitCode, 1);
-  assert.ok(p.error instanceof Deno.errors.NotCapable, String(p.error));
-});
+for (const isolation of ISOLATIONS) {
+  const tag = `(isolation "${isolation}")`;
 
-Deno.test('new Process() with permissions "inherit" makes a worker that reads what the program may read', async () => {
-  const p = new Process({ target: readFile, args: [OUTSIDE], module });
-  p.start();
-  await finish(p);
-  assert.equal(p.error, undefined);
-  assert.equal(p.exitCode, 0);
-});
-
-Deno.test("new Process() with permissions { read: [dir] } makes a worker that reads inside dir and nowhere else", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const inside = `${dir}/data.txt`;
-    await Deno.writeTextFile(inside, "data");
-    const ok = new Process({
-      target: readFile,
-      args: [inside],
-      module,
-      permissions: { read: [dir] },
-    });
-    const denied = new Process({
+  Deno.test(`new Process() with permissions "none" makes a worker that cannot read files ${tag}`, async () => {
+    const p = new Process({
       target: readFile,
       args: [OUTSIDE],
       module,
-      permissions: { read: [dir] },
+      permissions: "none",
+      isolation,
     });
-    ok.start();
-    denied.start();
-    await finish(ok);
-    await finish(denied);
-    assert.equal(ok.error, undefined);
-    assert.equal(ok.exitCode, 0);
-    assert.equal(denied.exitCode, 1);
-    assert.ok(
-      denied.error instanceof Deno.errors.NotCapable,
-      String(denied.error),
-    );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-// ---- resource limits -------------------------------------------------------
-
-Deno.test("new Process() with resourceLimits makes a worker that ends alone with an out-of-memory ProcessError", async () => {
-  // Deno 2.9 ends an over-limit thread reliably only when the allocation
-  // that crosses the limit fits in the head-room it grants (see README,
-  // Limits): 160 MB arrays against a 256 MB cap.
-  const p = new Process({
-    target: allocateBig,
-    module,
-    resourceLimits: { maxOldGenerationSizeMb: 256 },
+    p.start();
+    await finish(p);
+    assert.equal(p.exitCode, 1);
+    assert.ok(p.error instanceof Deno.errors.NotCapable, String(p.error));
   });
-  p.start();
-  await finish(p);
-  assert.equal(p.exitCode, 1);
-  const err = p.error as ProcessError;
-  assert.ok(err instanceof ProcessError, String(err));
-  assert.equal(err.name, "ProcessError");
-  assert.equal(err.code, "ERR_WORKER_OUT_OF_MEMORY");
-  assert.match(err.message, /maxOldGenerationSizeMb/);
-  assert.match(err.message, /\b256\b/);
-  // The program goes on: another process runs normally.
-  const next = new Process({ target: noop, module });
-  next.start();
-  await finish(next);
-  assert.equal(next.exitCode, 0);
-});
 
-Deno.test("new Process() with resourceLimits runs a target that stays under them", async () => {
-  const p = new Process({
-    target: allocate,
-    args: [16],
-    module,
-    resourceLimits: { maxOldGenerationSizeMb: 128 },
+  Deno.test(`new Process() with permissions "inherit" makes a worker that reads what the program may read ${tag}`, async () => {
+    const p = new Process({
+      target: readFile,
+      args: [OUTSIDE],
+      module,
+      isolation,
+    });
+    p.start();
+    await finish(p);
+    assert.equal(p.error, undefined);
+    assert.equal(p.exitCode, 0);
   });
-  p.start();
-  await finish(p);
-  assert.equal(p.error, undefined);
-  assert.equal(p.exitCode, 0);
-});
+
+  Deno.test(`new Process() with permissions { read: [dir] } makes a worker that reads inside dir and nowhere else ${tag}`, async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const inside = `${dir}/data.txt`;
+      await Deno.writeTextFile(inside, "data");
+      const ok = new Process({
+        target: readFile,
+        args: [inside],
+        module,
+        permissions: { read: [dir] },
+        isolation,
+      });
+      const denied = new Process({
+        target: readFile,
+        args: [OUTSIDE],
+        module,
+        permissions: { read: [dir] },
+        isolation,
+      });
+      ok.start();
+      denied.start();
+      await finish(ok);
+      await finish(denied);
+      assert.equal(ok.error, undefined);
+      assert.equal(ok.exitCode, 0);
+      assert.equal(denied.exitCode, 1);
+      assert.ok(
+        denied.error instanceof Deno.errors.NotCapable,
+        String(denied.error),
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+
+  // ---- resource limits -------------------------------------------------------
+
+  Deno.test(`new Process() with resourceLimits makes a worker that ends alone with an out-of-memory ProcessError ${tag}`, async () => {
+    // Deno 2.9 ends an over-limit thread reliably only when the allocation
+    // that crosses the limit fits in the head-room it grants (see README,
+    // Limits): 160 MB arrays against a 256 MB cap.
+    const p = new Process({
+      target: allocateBig,
+      module,
+      resourceLimits: { maxOldGenerationSizeMb: 256 },
+      isolation,
+    });
+    p.start();
+    await finish(p, 30_000);
+    const err = p.error as ProcessError;
+    // A thread reports 1; an OS process, the signal V8 ended it with.
+    if (isolation === "thread") assert.equal(p.exitCode, 1);
+    else assert.ok(p.exitCode! < 0, `exitCode ${p.exitCode}`);
+    assert.equal(err.exitCode, p.exitCode);
+    assert.ok(err instanceof ProcessError, String(err));
+    assert.equal(err.name, "ProcessError");
+    assert.equal(err.code, "ERR_WORKER_OUT_OF_MEMORY");
+    assert.match(err.message, /maxOldGenerationSizeMb/);
+    assert.match(err.message, /\b256\b/);
+    // The program goes on: another process runs normally.
+    const next = new Process({ target: noop, module, isolation });
+    next.start();
+    await finish(next);
+    assert.equal(next.exitCode, 0);
+  });
+
+  Deno.test(`new Process() with resourceLimits runs a target that stays under them ${tag}`, async () => {
+    const p = new Process({
+      target: allocate,
+      args: [16],
+      module,
+      resourceLimits: { maxOldGenerationSizeMb: 128 },
+      isolation,
+    });
+    p.start();
+    await finish(p);
+    assert.equal(p.error, undefined);
+    assert.equal(p.exitCode, 0);
+  });
+}
 
 // ---- missing flag or permission (subprocesses) -----------------------------
 
@@ -131,6 +149,15 @@ Deno.test("Process.start() with permissions throws, not exits 70, without --unst
   assert.match(r.stdout, /^caught Error: .*--unstable-worker-options/m);
 });
 
+Deno.test('Process.start() with permissions and isolation "process" needs no --unstable-worker-options (deno run --no-config -A)', async () => {
+  // The child's permissions are its own flags: no scoped worker exists.
+  const r = await runDeno(
+    ["run", "--no-config", "-A", "tests/fixtures/no_flag.ts", "process"],
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "exitCode=0\n");
+});
+
 Deno.test("Process.start() with permissions runs with --unstable-worker-options", async () => {
   const r = await runDeno([
     "run",
@@ -143,15 +170,20 @@ Deno.test("Process.start() with permissions runs with --unstable-worker-options"
   assert.equal(r.stdout, "exitCode=0\n");
 });
 
-Deno.test("Process.start() names the module and -R / --allow-read without read permission", async () => {
-  const r = await runDeno(["run", "--no-config", "tests/fixtures/no_read.ts"]);
-  assert.equal(r.code, 0, r.stderr);
-  const line = r.stdout.trim();
-  assert.match(line, /^caught /);
-  assert.ok(line.includes(fixture("no_read.ts").href), line);
-  assert.match(line, /--allow-read/);
-  assert.match(line, /-R\b/);
-});
+for (const isolation of ISOLATIONS) {
+  Deno.test(`Process.start() names the module and -R / --allow-read without read permission (isolation "${isolation}")`, async () => {
+    const r = await runDeno(
+      ["run", "--no-config", "tests/fixtures/no_read.ts", isolation],
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const line = r.stdout.trim();
+    // The same error under both isolations, before anything starts.
+    assert.match(line, /^caught NotCapable: Cannot load /);
+    assert.ok(line.includes(fixture("no_read.ts").href), line);
+    assert.match(line, /--allow-read/);
+    assert.match(line, /-R\b/);
+  });
+}
 
 Deno.test("Process.start() runs the same program when read permission is given", async () => {
   const r = await runDeno(

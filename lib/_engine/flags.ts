@@ -1,0 +1,437 @@
+// Copyright 2026 the @parallel/multiprocessing authors. MIT license.
+// The command line of a child process (isolation: "process"): the flags that
+// make it resolve modules as its parent does, its permissions as flags, and
+// its V8 limits; and the check that this program may start one at all.
+//
+// Module resolution: a child must see the parent's --config, --no-config,
+// --import-map, lockfile flags and the like. Deno lets a program read its own
+// command line (/proc/self/cmdline) only with -A (under -R that read is
+// refused), so there they are copied. Elsewhere the child is given the
+// deno.json that Deno would have found for the parent (next to the main
+// module, else in the working folder), and the flags of the command line are
+// unknown: a failing import says so (see ../_worker/process_entry.ts).
+//
+// Permissions: a Deno child started through node:child_process gets EVERY
+// permission unless its command holds a permission flag (--no-prompt is not
+// one), so the command holds `--no-prompt`, exactly the flags that grant
+// what was asked (checked against this program's own permissions first:
+// never more), and a --deny flag for each permission not granted at all
+// ("none" is seven --deny flags). Import is left at Deno's default (remote
+// static imports from its list of hosts, such as jsr.io, which the library
+// itself may come from).
+//
+// Imports lib/_shared/, lib/_messages.ts, unstable_flag.ts and types.
+
+import process from "node:process";
+import { messages } from "../_messages.ts";
+import { ownFlags, type ResolveFlags } from "../_shared/process_flags.ts";
+import type { Permissions, ResourceLimits } from "../process/worker_options.ts";
+import { findConfig } from "./unstable_flag.ts";
+
+/** Deno's permission names, in the order flags are written. */
+export const PERMISSION_NAMES = [
+  "read",
+  "write",
+  "net",
+  "env",
+  "sys",
+  "run",
+  "ffi",
+  "import",
+] as const;
+
+type PermissionName = typeof PERMISSION_NAMES[number];
+
+/** A child's main thread has the OS's main-thread stack (8 MB by default,
+ * `ulimit -s`), so V8's stack limit (KB) must stay below it. */
+const MAX_CHILD_STACK_KB = 7 * 1024;
+/** V8's young generation is three semi-spaces. */
+const SEMI_SPACES_PER_YOUNG_GENERATION = 3;
+
+/** Flags whose value may follow as the next argument. */
+const VALUE_FLAGS: ReadonlySet<string> = new Set([
+  "--config",
+  "-c",
+  "--import-map",
+  "--ext",
+  "--cert",
+  "--location",
+  "--seed",
+  "--preload",
+  "--require",
+  "--conditions",
+  "--inspect-publish-uid",
+  "--node-modules-linker",
+  "--min-dep-age",
+  "--log-level",
+  "-L",
+  "--filter",
+  "--reporter",
+  "--junit-path",
+]);
+
+/** Flags copied as they are. */
+const COPIED: ReadonlySet<string> = new Set([
+  "--no-config",
+  "--no-lock",
+  "--cached-only",
+  "--no-remote",
+  "--no-npm",
+  "--quiet",
+  "-q",
+  "--no-code-cache",
+  "--use-env-proxy",
+  "--frozen",
+  "--frozen-lockfile",
+  "--node-modules-dir",
+  "--vendor",
+  "--unsafely-ignore-certificate-errors",
+  "--node-modules-linker",
+  "--conditions",
+  "--location",
+  "--seed",
+  "--min-dep-age",
+  "--log-level",
+  "-L",
+]);
+
+/** Flags whose value is a path, made absolute. */
+const PATH_FLAGS: ReadonlySet<string> = new Set([
+  "--config",
+  "-c",
+  "--import-map",
+  "--lock",
+  "--cert",
+]);
+
+/** Subcommands whose flags end at the script (the rest is its arguments). */
+const SCRIPT_COMMANDS: ReadonlySet<string> = new Set(["run", "serve", "eval"]);
+/** Subcommands whose flags may follow their file arguments. */
+const FILE_COMMANDS: ReadonlySet<string> = new Set(["test", "bench"]);
+
+/** `path` made absolute against the working folder (a URL stays). */
+function absolute(path: string): string {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(path) || path.startsWith("/")) return path;
+  try {
+    return `${Deno.cwd()}/${path}`;
+  } catch {
+    return path;
+  }
+}
+
+/**
+ * The flags of `args` (a Deno command line, /proc/self/cmdline split at
+ * NUL) that decide how modules resolve and load, rewritten for a child.
+ * Exported for tests.
+ */
+export function parseCommandLine(
+  args: readonly string[],
+): { flags: string[]; v8: string[] } {
+  const flags: string[] = [];
+  const v8: string[] = [];
+  let i = 1;
+  let sub = "run";
+  const first = args[1];
+  if (first === undefined) return { flags, v8 };
+  if (!first.startsWith("-")) {
+    // `deno main.ts` runs main.ts: no flags come before it.
+    if (!SCRIPT_COMMANDS.has(first) && !FILE_COMMANDS.has(first)) {
+      return { flags, v8 };
+    }
+    sub = first;
+    i = 2;
+  }
+  const stopAtScript = !FILE_COMMANDS.has(sub);
+  for (; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--") break;
+    if (!arg.startsWith("-")) {
+      if (stopAtScript) break;
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = eq === -1 ? arg : arg.slice(0, eq);
+    let value = eq === -1 ? undefined : arg.slice(eq + 1);
+    if (value === undefined && VALUE_FLAGS.has(name)) value = args[++i];
+    else if (
+      value === undefined && name === "--lock" &&
+      /\.(?:lock|jsonc?)$/.test(args[i + 1] ?? "")
+    ) {
+      value = args[++i];
+    }
+    if (name === "--v8-flags") {
+      if (value) v8.push(...value.split(",").filter((f) => f !== ""));
+    } else if (PATH_FLAGS.has(name)) {
+      const long = name === "-c" ? "--config" : name;
+      flags.push(value === undefined ? long : `${long}=${absolute(value)}`);
+    } else if (COPIED.has(name) || name.startsWith("--unstable")) {
+      flags.push(value === undefined ? name : `${name}=${value}`);
+    }
+  }
+  return { flags, v8 };
+}
+
+/** This program's command line, when Deno lets it be read (with -A). */
+function commandLine(): string[] | undefined {
+  if (Deno.build.os !== "linux") return undefined;
+  const path = "/proc/self/cmdline";
+  try {
+    if (
+      Deno.permissions.querySync({ name: "read", path }).state !== "granted"
+    ) {
+      return undefined;
+    }
+    const args = Deno.readTextFileSync(path).split("\0");
+    if (args.at(-1) === "") args.pop();
+    return args;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The deno.json Deno found for this program: from the main module's
+ * folder, else from the working folder. */
+function configInEffect(): string | undefined {
+  const main = (Deno as { mainModule?: string }).mainModule;
+  let start: string | undefined;
+  if (typeof main === "string" && main.startsWith("file:")) {
+    start = decodeURIComponent(new URL(".", main).pathname);
+  } else {
+    try {
+      start = Deno.cwd();
+    } catch {
+      return undefined;
+    }
+  }
+  return findConfig(start.replace(/\/$/, ""));
+}
+
+let resolved: ResolveFlags | undefined;
+
+/**
+ * How a child resolves modules: the flags this process was given (in a
+ * child), else copied from the command line, else the deno.json in effect.
+ */
+export function resolveFlags(): ResolveFlags {
+  if (resolved !== undefined) return resolved;
+  const own = ownFlags();
+  if (own !== undefined) return resolved = own;
+  const args = commandLine();
+  const config = configInEffect();
+  if (args !== undefined) {
+    const { flags, v8 } = parseCommandLine(args);
+    // Deno found a deno.json by itself (next to the main module, which a
+    // child's entry is not): name it.
+    const named = flags.some((f) =>
+      f === "--no-config" || f.startsWith("--config")
+    );
+    if (!named && config !== undefined) flags.unshift(`--config=${config}`);
+    return resolved = { flags, v8, source: "cmdline", config };
+  }
+  return resolved = config === undefined
+    ? { flags: [], v8: [], source: "none", config }
+    : { flags: [`--config=${config}`], v8: [], source: "config", config };
+}
+
+/** Whether this program holds all of permission `name`. */
+function holdsAll(name: PermissionName): boolean {
+  const s = Deno.permissions.querySync({ name } as Deno.PermissionDescriptor);
+  return s.state === "granted" && !s.partial;
+}
+
+function descriptor(
+  name: PermissionName,
+  item: string,
+): Deno.PermissionDescriptor {
+  switch (name) {
+    case "read":
+    case "write":
+    case "ffi":
+      return { name, path: item };
+    case "net":
+    case "import":
+      return { name, host: item };
+    case "env":
+      return { name, variable: item };
+    case "sys":
+      return {
+        name,
+        kind: item as NonNullable<Deno.SysPermissionDescriptor["kind"]>,
+      };
+    case "run":
+      return { name, command: item };
+  }
+}
+
+/** An entry of a permission list as a flag value. */
+function entry(item: unknown, name: PermissionName): string {
+  if (item instanceof URL) {
+    return item.protocol === "file:"
+      ? decodeURIComponent(item.pathname)
+      : item.host;
+  }
+  if (typeof item !== "string") {
+    throw new TypeError(messages.badPermissionValue(name, item));
+  }
+  return item;
+}
+
+/**
+ * The permission flags of a child with `permissions`: exactly what was
+ * asked, never more than this program holds. "inherit" gives each
+ * permission this program holds whole; one it holds in part (a list, or
+ * with --deny exceptions) cannot be read back, so the child does without
+ * it.
+ *
+ * @throws {Deno.errors.NotCapable} when asked for more than this program
+ * holds.
+ * @throws {TypeError} for a malformed permissions object.
+ */
+export function permissionFlags(permissions: Permissions): string[] {
+  const out = grantFlags(permissions);
+  if (out.includes("--allow-all")) return out;
+  // What is not granted is denied: the command must hold a permission flag
+  // (without one, node:child_process would grant everything).
+  for (const name of PERMISSION_NAMES) {
+    if (name === "import") continue;
+    if (
+      !out.some((f) =>
+        f === `--allow-${name}` || f.startsWith(`--allow-${name}=`)
+      )
+    ) {
+      out.push(`--deny-${name}`);
+    }
+  }
+  return out;
+}
+
+/** The --allow flags of `permissions`. */
+function grantFlags(permissions: Permissions): string[] {
+  if (permissions === "none") return [];
+  if (permissions === "inherit") {
+    const held = PERMISSION_NAMES.filter(holdsAll);
+    return held.length === PERMISSION_NAMES.length
+      ? ["--allow-all"]
+      : held.map((name) => `--allow-${name}`);
+  }
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(permissions)) {
+    if (!(PERMISSION_NAMES as readonly string[]).includes(key)) {
+      throw new TypeError(messages.badPermissionKey(key));
+    }
+    const name = key as PermissionName;
+    if (value === undefined || value === false) continue;
+    if (value === "inherit") {
+      if (holdsAll(name)) out.push(`--allow-${name}`);
+    } else if (value === true) {
+      const s = Deno.permissions.querySync(
+        { name } as Deno.PermissionDescriptor,
+      );
+      if (s.state !== "granted") {
+        throw new Deno.errors.NotCapable(messages.escalate(name));
+      }
+      if (s.partial) {
+        throw new Deno.errors.NotCapable(messages.partialGrant(name));
+      }
+      out.push(`--allow-${name}`);
+    } else if (Array.isArray(value)) {
+      const items = value.map((v) => entry(v, name));
+      for (const item of items) {
+        if (item.includes(",")) {
+          throw new TypeError(messages.commaInGrant(name, item));
+        }
+        const state = Deno.permissions.querySync(descriptor(name, item)).state;
+        if (state !== "granted") {
+          throw new Deno.errors.NotCapable(messages.escalate(name, item));
+        }
+      }
+      if (items.length > 0) out.push(`--allow-${name}=${items.join(",")}`);
+    } else {
+      throw new TypeError(messages.badPermissionValue(name, value));
+    }
+  }
+  return out;
+}
+
+/** V8's flags for `limits` (none for an absent limit). */
+export function limitFlags(limits: ResourceLimits | undefined): string[] {
+  const out: string[] = [];
+  if (limits === undefined) return out;
+  const { maxOldGenerationSizeMb, maxYoungGenerationSizeMb, stackSizeMb } =
+    limits;
+  if (maxOldGenerationSizeMb !== undefined) {
+    out.push(
+      `--max-old-space-size=${Math.max(1, Math.floor(maxOldGenerationSizeMb))}`,
+    );
+  }
+  if (maxYoungGenerationSizeMb !== undefined) {
+    const semi = Math.max(
+      1,
+      Math.floor(maxYoungGenerationSizeMb / SEMI_SPACES_PER_YOUNG_GENERATION),
+    );
+    out.push(`--max-semi-space-size=${semi}`);
+  }
+  if (stackSizeMb !== undefined) {
+    const kb = Math.min(MAX_CHILD_STACK_KB, Math.floor(stackSizeMb * 1024));
+    out.push(`--stack-size=${Math.max(1, kb)}`);
+  }
+  return out;
+}
+
+/** The Deno executable this program runs on. */
+export function denoExecutable(): string {
+  return process.execPath;
+}
+
+/**
+ * Throws the one clear error when this program may not start a child
+ * process: it needs to run the Deno executable, and node:child_process
+ * reads the whole environment to pass it on. Asks nothing (no prompt).
+ *
+ * @throws {Deno.errors.NotCapable} naming the missing flags.
+ */
+export function assertCanSpawn(): void {
+  const exec = denoExecutable();
+  const missing: string[] = [];
+  const run = Deno.permissions.querySync({ name: "run", command: exec });
+  if (run.state !== "granted") {
+    missing.push(`permission to run it (--allow-run=${exec})`);
+  }
+  const env = Deno.permissions.querySync({ name: "env" });
+  if (env.state !== "granted" || env.partial) {
+    missing.push("access to the whole environment it passes on (--allow-env)");
+  }
+  if (missing.length > 0) {
+    throw new Deno.errors.NotCapable(
+      messages.noSpawnPermission(exec, missing.join(" and ")),
+    );
+  }
+}
+
+/** Everything after `deno` in a child's command, but its entry module. */
+export interface ChildCommand {
+  readonly args: readonly string[];
+  readonly resolve: ResolveFlags;
+}
+
+/**
+ * The command line of a child with these options (checked now: an
+ * impossible one throws here, before anything starts).
+ *
+ * @throws what {@linkcode permissionFlags} throws.
+ */
+export function childCommand(
+  permissions: Permissions,
+  limits: ResourceLimits | undefined,
+): ChildCommand {
+  const resolve = resolveFlags();
+  const v8 = [...resolve.v8, ...limitFlags(limits)];
+  const args = [
+    "run",
+    "--no-prompt",
+    ...permissionFlags(permissions),
+    ...resolve.flags,
+    ...(v8.length === 0 ? [] : [`--v8-flags=${v8.join(",")}`]),
+  ];
+  return { args, resolve };
+}

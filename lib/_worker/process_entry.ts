@@ -1,0 +1,131 @@
+// Copyright 2026 the @parallel/multiprocessing authors. MIT license.
+// The entry of a worker that is an OS process (isolation: "process"). Its
+// data: URL main module (made by lib/_engine/child.ts) calls `startChild()`,
+// then imports the target module and calls `loaded()`; from there the child
+// runs the same bootstrap as a thread: one target, or a pool's chunks.
+//
+// The port to the parent is the IPC channel (../_shared/ipc.ts). The child
+// ends when:
+// - it reports its own end (the target settled, exit(), an uncaught error):
+//   once that message is written;
+// - the channel closes (the parent ended it, or the parent is gone);
+// - the parent is gone while the child is busy in a synchronous loop, which
+//   never looks at the channel: a watchdog thread sees its parent pid change
+//   (the orphan is adopted) and ends the process.
+//
+// Imports bootstrap.ts, lib/_shared/ and lib/_messages.ts only.
+
+import process from "node:process";
+import { SHARE_ENV, Worker } from "node:worker_threads";
+import { IPC_UP, IpcPort } from "../_shared/ipc.ts";
+import { linkOver, setManagerLink } from "../_shared/manager_link.ts";
+import { type ResolveFlags, setOwnFlags } from "../_shared/process_flags.ts";
+import type { WorkerIdentity } from "../_shared/wire.ts";
+import { messages } from "../_messages.ts";
+import { attach, identify, loaded as moduleLoaded } from "./bootstrap.ts";
+
+/** How often the watchdog looks for its parent, ms: a busy orphan ends
+ * within about this long after its parent. */
+export const PARENT_POLL_MS = 500;
+
+/** How long the child waits for its last message to be written before it
+ * exits anyway, ms. */
+const EXIT_FLUSH_MS = 1_000;
+
+/** Appended to an import error the child cannot resolve (see flags.ts). */
+let importHint = "";
+
+/** Ends this process now, without the bootstrap's exit report. */
+let realExit: (code?: number) => never = Deno.exit;
+
+/**
+ * Starts a watchdog thread that ends this process when its parent is gone:
+ * the main thread may be busy in a synchronous loop and never see the
+ * channel close. It polls the parent pid, which changes when the orphan is
+ * adopted, and sends this process SIGKILL (Deno allows a process to signal
+ * itself without permissions). The thread never keeps the process alive.
+ */
+function startWatchdog(parent: number): void {
+  const src = `import process from "node:process";\n` +
+    `setInterval(() => {\n` +
+    `  if (Deno.ppid !== ${parent}) process.kill(process.pid, "SIGKILL");\n` +
+    `}, ${PARENT_POLL_MS});\n`;
+  const watchdog = new Worker(
+    new URL("data:text/javascript," + encodeURIComponent(src)),
+    // The environment is not the watchdog's business: copying it would ask
+    // for env access, which a child may not have.
+    { name: "multiprocessing-watchdog", env: SHARE_ENV },
+  );
+  watchdog.unref();
+}
+
+/**
+ * Starts the child: its identity (its pid is its OS pid), the port to its
+ * parent, the watchdog. Called by the entry module before the target module
+ * loads.
+ *
+ * @param identity Name, daemon flag and parent, as the parent made them.
+ * @param module The target module.
+ * @param flags How this child was told to resolve modules, passed on to
+ * the processes it starts.
+ */
+export function startChild(
+  identity: WorkerIdentity,
+  module: string,
+  flags: ResolveFlags,
+): void {
+  realExit = Deno.exit;
+  setOwnFlags(flags);
+  if (flags.source !== "cmdline") {
+    importHint = messages.childImportHint(flags.config);
+  }
+  identify({ ...identity, pid: Deno.pid }, module, false);
+  const port = new IpcPort(false);
+  let exiting = false;
+  const exitAfter = (code: number) => {
+    if (exiting) return;
+    exiting = true;
+    setTimeout(() => realExit(code), EXIT_FLUSH_MS);
+  };
+  port.attach({
+    send(msg, done) {
+      const exit = (msg as { t?: unknown }).t === "exit";
+      const code = exit ? (msg as { code: number }).code : 0;
+      if (exit) exitAfter(code);
+      process.send!(msg as never, undefined, undefined, (err: unknown) => {
+        done(err);
+        if (exit) realExit(code);
+      });
+    },
+    // The child waits for its parent's messages: its channel stays
+    // referenced.
+    ref() {},
+    unref() {},
+  });
+  // The channel failed: the parent is gone.
+  port.onerror = () => realExit(0);
+  process.on("message", (msg: unknown) => port.deliver(msg));
+  process.on("disconnect", () => realExit(0));
+  attach(port as unknown as MessagePort);
+  port.control(IPC_UP);
+  // A Manager's proxies here reach their manager through the parent.
+  setManagerLink(linkOver((msg) => port.postMessage(msg)));
+  startWatchdog(Deno.ppid);
+}
+
+/** The target module finished loading (or failed to, with `error`). */
+export function loaded(
+  ns: Record<string, unknown> | null,
+  error?: unknown,
+): void {
+  // A module that does not resolve may need the parent's command-line
+  // flags, which this child could not be given.
+  if (ns === null && importHint !== "" && error instanceof TypeError) {
+    try {
+      error.message += importHint;
+    } catch {
+      // a frozen error keeps its message
+    }
+  }
+  moduleLoaded(ns, error);
+}

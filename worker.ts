@@ -18,6 +18,16 @@
  * chunk, rather than run it again, once it was delivered N times and each
  * worker holding it died; default 3).
  *
+ * Isolation: `--isolation process` runs the tasks in OS processes (child
+ * `deno` processes) instead of threads, and `--permissions` then gives them
+ * less than the worker command's own -A: `--permissions none`, or entries
+ * `NAME` (all of that permission) and `NAME=A,B` (those, as Deno's
+ * `--allow-NAME=A,B`), one per `--permissions` or separated by `;`, such as
+ * `--permissions read=/srv/app --permissions net=redis.internal:6379`. Each
+ * task's module is imported when its first task comes, so give read access
+ * to the project root at least. A task that reaches further fails with
+ * `NotCapable`, in its own process.
+ *
  * @example Start a worker from a program
  * ```ts no-eval
  * import { main } from "@parallel/multiprocessing/worker";
@@ -32,12 +42,19 @@
 import { parseArgs } from "node:util";
 import { positiveInt } from "./lib/_check.ts";
 import { messages } from "./lib/_messages.ts";
+import { permissionsFromFlags } from "./lib/_engine/flags.ts";
 import { serve } from "./lib/redis/serve.ts";
 
 const USAGE =
   `Usage: deno run -A jsr:@parallel/multiprocessing/worker --redis URL --queue NAME
   [--processes N] [--root DIR] [--name NAME] [--claim-after MS] [--heartbeat MS]
-  [--max-deliveries N]`;
+  [--max-deliveries N] [--isolation thread|process] [--permissions SPEC]...
+
+  --isolation process   run tasks in OS processes (default: threads)
+  --permissions SPEC    with --isolation process, what tasks may do: "none",
+                        or NAME or NAME=A,B entries (read, write, net, env,
+                        sys, run, ffi, import), such as read=/srv/app; repeat
+                        the flag, or separate entries with ";"`;
 
 function int(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -76,6 +93,8 @@ export async function main(args: string[]): Promise<number> {
         "claim-after": { type: "string" },
         heartbeat: { type: "string" },
         "max-deliveries": { type: "string" },
+        isolation: { type: "string" },
+        permissions: { type: "string", multiple: true },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -104,6 +123,12 @@ export async function main(args: string[]): Promise<number> {
       ...(values["max-deliveries"] === undefined ? {} : {
         maxDeliveries: int(values["max-deliveries"], "--max-deliveries")!,
       }),
+      ...(values.isolation === undefined
+        ? {}
+        : { isolation: values.isolation as "thread" | "process" }),
+      ...(values.permissions === undefined
+        ? {}
+        : { permissions: permissionsFromFlags(values.permissions) }),
     };
   } catch (err) {
     console.error(`error: ${(err as Error).message}\n${USAGE}`);

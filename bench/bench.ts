@@ -1,5 +1,6 @@
-// One command for every speed claim: our Pool and Process against Python's
-// multiprocessing, piscina, and the raw-Worker baseline, in one run.
+// One command for every speed claim: our Pool and Process (threads, and OS
+// processes with isolation: "process") against Python's multiprocessing
+// (fork and spawn), piscina, and the raw-Worker baseline, in one run.
 //
 //   deno task bench            (BENCH_N=100000 BENCH_REPS=5 by default)
 //
@@ -197,9 +198,24 @@ async function oursScopedDaemon(): Promise<number> {
   return performance.now() - t0;
 }
 
-async function oursFirstResult(): Promise<number> {
+/** A Process whose worker is an OS process (isolation: "process"). */
+async function oursChildProcess(): Promise<number> {
   const t0 = performance.now();
-  const pool = new Pool({ processes: 2, module: TARGETS });
+  const p = new Process({
+    target: noop,
+    module: TARGETS,
+    isolation: "process",
+  });
+  p.start();
+  await p.join();
+  return performance.now() - t0;
+}
+
+async function oursFirstResult(
+  isolation: "thread" | "process" = "thread",
+): Promise<number> {
+  const t0 = performance.now();
+  const pool = new Pool({ processes: 2, module: TARGETS, isolation });
   await pool.apply(cube, [2]);
   const ms = performance.now() - t0;
   pool.terminate();
@@ -328,7 +344,20 @@ if (import.meta.main) {
   r.process = await measure(20, oursProcess);
   r.processScoped = await measure(10, oursScopedProcess);
   r.processScopedDaemon = await measure(5, oursScopedDaemon);
-  r.first = await measure(REPS, oursFirstResult);
+  r.first = await measure(REPS, () => oursFirstResult());
+
+  log("our Pool, isolation process…");
+  const children = new Pool({
+    processes: 2,
+    module: TARGETS,
+    isolation: "process",
+  });
+  await children.map(cube, [1, 2, 3, 4]);
+  r.imapProcess = await measure(REPS, () => oursImap(children));
+  r.mapDefaultProcess = await measure(REPS, () => oursMap(children));
+  await children[Symbol.asyncDispose]();
+  r.processChild = await measure(10, oursChildProcess);
+  r.firstProcess = await measure(REPS, () => oursFirstResult("process"));
 
   const py = await python();
   const pis = await piscina();
@@ -341,6 +370,7 @@ if (import.meta.main) {
     unit: string,
   ) => rows.push([group, name, v, unit]);
   add("per item", "ours imap, chunksize 1", r.imap, "µs");
+  add("per item", "ours imap, chunksize 1, OS processes", r.imapProcess, "µs");
   add("per item", "ours map, chunksize 1", r.map1, "µs");
   add("per item", "ours applyAsync loop", r.applyAsync, "µs");
   add("per item", "raw Workers, 64 in flight", r.raw64, "µs");
@@ -350,6 +380,7 @@ if (import.meta.main) {
   add("per item", "Python apply_async", py?.apply_async_us, "µs");
   add("per item", "piscina run()", pis?.run_us, "µs");
   add("default map", "ours map", r.mapDefault, "µs");
+  add("default map", "ours map, OS processes", r.mapDefaultProcess, "µs");
   add("default map", "raw chunks", r.rawChunks, "µs");
   add("default map", "Python map", py?.map_default_us, "µs");
   add("cpu speed-up", "ours", r.serialCpu / r.cpu, "×");
@@ -357,6 +388,7 @@ if (import.meta.main) {
   add("cpu speed-up", "Python", py?.cpu_speedup, "×");
   add("cpu speed-up", "piscina", pis?.cpu_speedup, "×");
   add("start→join", "ours Process (thread)", r.process, "ms");
+  add("start→join", "ours Process (OS process)", r.processChild, "ms");
   add("start→join", "ours Process, permissions none", r.processScoped, "ms");
   add(
     "start→join",
@@ -370,8 +402,10 @@ if (import.meta.main) {
   add("start→join", "Python fork", py?.process_start_join_ms, "ms");
   add("start→join", "Python spawn", py?.process_start_join_spawn_ms, "ms");
   add("first result", "ours Pool(2)", r.first, "ms");
+  add("first result", "ours Pool(2), OS processes", r.firstProcess, "ms");
   add("first result", "raw Workers", r.rawFirst, "ms");
   add("first result", "Python fork", py?.pool_first_result_ms, "ms");
+  add("first result", "Python spawn", py?.pool_first_result_spawn_ms, "ms");
   add("first result", "piscina", pis?.pool_first_result_ms, "ms");
   add("16×4 MiB", "ours transfer()", r.move, "ms");
   add("16×4 MiB", "ours copy", r.copy, "ms");
@@ -422,6 +456,12 @@ if (import.meta.main) {
   const checks: [string, string, boolean | undefined][] = [
     ["slowest per-item form ≤ 6 µs", `${perItem.toFixed(2)} µs`, perItem <= 6],
     atLeast("Python imap / ours imap", py?.imap1_us, r.imap),
+    atLeast(
+      "Python imap / ours imap, OS processes",
+      py?.imap1_us,
+      r.imapProcess,
+      5,
+    ),
     atLeast("piscina / ours (slowest form)", pis?.run_us, perItem, 4),
     atMost("ours (slowest form) / raw 64", perItem, r.raw64, 1.3),
     atMost("ours default map / raw chunks", r.mapDefault, r.rawChunks),
@@ -438,6 +478,18 @@ if (import.meta.main) {
       r.rawSpawn,
     ),
     atMost("Pool first result / raw", r.first, r.rawFirst),
+    atMost(
+      "OS-process Process start→join / Python spawn",
+      r.processChild,
+      py?.process_start_join_spawn_ms,
+      1,
+    ),
+    atMost(
+      "OS-process Pool first result / Python spawn",
+      r.firstProcess,
+      py?.pool_first_result_spawn_ms,
+      1,
+    ),
     atMost("transfer / raw transfer", r.move, r.rawMove),
     atLeast("Python pickle / ours transfer", py?.payload_16x4mib_ms, r.move, 5),
     [

@@ -304,6 +304,12 @@ export const messages = {
         ? "give the program a deno.json with these imports (or an importMap)"
         : "put these imports in that deno.json"
     })`,
+  badPermissionFlag: (entry: string): string =>
+    `Cannot use --permissions ${
+      quote(entry)
+    }: give "inherit", "none", or entries such as "read", "read=/srv/data,/tmp" or "env=HOME", whose names are read, write, net, env, sys, run, ffi and import (one per --permissions, or separated by ";")`,
+  scopedNeedsProcess: (): string =>
+    `Cannot give the worker's tasks scoped "permissions" with isolation "thread": they import each task's module when it comes, which a scoped thread cannot; use isolation: "process" (--isolation process), whose child processes get the permissions as their own flags`,
   ipcCannotCopy: (where: string, reason: string): string =>
     `${reason} (at ${where}), and a worker with isolation "process" gets a copy`,
   ipcFunction: (): string => `a function cannot be copied`,

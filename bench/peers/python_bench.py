@@ -6,7 +6,7 @@ Progress goes to stderr; the LAST line of stdout is one JSON object:
   imap1_us, map1_us, apply_async_us, map_default_us   µs per item (median)
   cpu_speedup                                          serial / Pool(2) time
   process_start_join_ms, process_start_join_spawn_ms   ms (median)
-  pool_first_result_ms                                 ms (median)
+  pool_first_result_ms, pool_first_result_spawn_ms     ms (median)
   payload_16x4mib_ms                                   ms (median)
   version                                              platform.python_version()
 """
@@ -171,6 +171,8 @@ def main():
     r["process_start_join_spawn_ms"] = median_of(5, lambda: start_join(spawn))
     log("Pool(2) → first result (fork)…")
     r["pool_first_result_ms"] = median_of(5, lambda: pool_first_result(fork))
+    log("Pool(2) → first result (spawn)…")
+    r["pool_first_result_spawn_ms"] = median_of(5, lambda: pool_first_result(spawn))
 
     r = {k: round(v, 3) for k, v in r.items()}
     r["version"] = platform.python_version()

@@ -435,3 +435,40 @@ export function childCommand(
   ];
   return { args, resolve };
 }
+
+/**
+ * Permissions from a command line's `--permissions` values (the worker
+ * command's): `inherit`, `none`, or entries `NAME` (all of it) and
+ * `NAME=A,B` (those, as Deno's `--allow-NAME=A,B`), one per flag or
+ * several separated by `;`. Entries of one name add up.
+ *
+ * @throws {TypeError} for an unknown name, or `inherit`/`none` mixed with
+ * entries.
+ */
+export function permissionsFromFlags(values: readonly string[]): Permissions {
+  const entries = values.flatMap((v) => v.split(";")).map((e) => e.trim())
+    .filter((e) => e !== "");
+  if (entries.length === 0) return "inherit";
+  if (
+    entries.length === 1 && (entries[0] === "inherit" || entries[0] === "none")
+  ) {
+    return entries[0];
+  }
+  const out: Record<string, true | string[]> = {};
+  for (const entry of entries) {
+    const eq = entry.indexOf("=");
+    const name = eq === -1 ? entry : entry.slice(0, eq);
+    if (!(PERMISSION_NAMES as readonly string[]).includes(name)) {
+      throw new TypeError(messages.badPermissionFlag(entry));
+    }
+    if (eq === -1) {
+      out[name] = true;
+      continue;
+    }
+    const items = entry.slice(eq + 1).split(",").filter((i) => i !== "");
+    const had = out[name];
+    if (had === true) continue;
+    out[name] = [...(had ?? []), ...items];
+  }
+  return out as Deno.PermissionOptionsObject;
+}

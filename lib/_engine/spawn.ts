@@ -175,18 +175,24 @@ function spawnThread(
 
 // ---- the watchdog of thread workers -------------------------------------------
 // Deno 2.9 does not end a node:worker_threads thread that reaches its heap
-// limit while it allocates synchronously: measured, the thread's CPU time
-// stops at once and for good, the thread sits in epoll_wait (its event loop
-// runs, its JavaScript was terminated), it answers no message, and no
-// "error" or "exit" event ever comes. So each thread is watched: when its
-// CPU time (worker.cpuUsage(), read from this side) stands still for
-// STALL_MS, it is pinged on its own parentPort (thread_entry.ts answers);
-// a thread that does not answer within PING_MS, and that the kernel shows
-// in epoll_wait, is stuck: it is ended, and its task fails as out of memory.
-// An idle or awaiting thread answers the ping; a computing one uses CPU; one
-// blocked in Atomics.wait or a synchronous read is not in epoll_wait. Where
-// /proc/self/task cannot be read (no read permission), that last check is
-// replaced by a longer wait, BLIND_STALL_MS.
+// limit while it allocates synchronously; no "error" or "exit" event ever
+// comes, and its task never settles. Measured, the thread's CPU time stops
+// at once and for good, and it is in one of two states:
+// - it answers messages, its running code was terminated, and V8 has raised
+//   its heap limit above the one it started with (the near-heap-limit
+//   callback's head-room): the allocation ran in a later turn of its event
+//   loop (a pool task, an async target);
+// - it answers nothing and sits in epoll_wait: the allocation ran in the
+//   turn that received its message.
+// So each thread is watched: when its CPU time (worker.cpuUsage(), read from
+// this side) stands still for STALL_MS, it is pinged on its own parentPort,
+// and thread_entry.ts answers with whether its heap limit grew. A grown
+// limit, or no answer within PING_MS from a thread the kernel shows in
+// epoll_wait, means stuck: the thread is ended and its task fails as out of
+// memory. An idle or awaiting thread answers with its limit unchanged; a
+// computing one uses CPU; one blocked in Atomics.wait or a synchronous read
+// answers nothing but is not in epoll_wait. Where /proc/self/task cannot be
+// read (no read permission), that last case waits BLIND_STALL_MS instead.
 
 /** How often a thread's CPU time is read, ms. */
 const WATCH_MS = 250;
@@ -265,8 +271,19 @@ function watchThread(worker: ThreadWorker, stuck: () => void): () => void {
   /** Pinged since the CPU time last moved (one ping per stand-still). */
   let pinged = false;
   let pong = false;
+  let grown = false;
   const onMessage = (msg: unknown) => {
-    if (msg === THREAD_PONG) pong = true;
+    if (
+      msg === null || typeof msg !== "object" ||
+      (msg as Record<string, unknown>)[THREAD_PONG] !== true
+    ) return;
+    pong = true;
+    grown = (msg as { grown?: unknown }).grown === true;
+    // Its code was terminated at the heap limit: it is stuck.
+    if (grown && !stopped) {
+      stop();
+      stuck();
+    }
   };
   worker.on("message", onMessage);
   const tick = async () => {
@@ -298,6 +315,7 @@ function watchThread(worker: ThreadWorker, stuck: () => void): () => void {
       return;
     }
     if (!pinged || pong || still < STALL_MS + PING_MS) return;
+    // No answer: stuck in epoll_wait, or blocked in a wait of its own.
     const state = threadState(w.threadId);
     if (state === "epoll" || (state === "unknown" && still >= BLIND_STALL_MS)) {
       stop();

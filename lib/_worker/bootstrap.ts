@@ -66,6 +66,13 @@ function reportExit(code: number, error?: unknown): void {
   send(msg);
 }
 
+/** Reports this worker's end with `code` (once), results first, without
+ * ending it: a child process (process_entry.ts) ends itself once the report
+ * is written. */
+export function reportEnd(code: number): void {
+  reportExit(code);
+}
+
 /** Finds the target in the module namespace: by name, else by source. */
 function lookup(
   ns: Namespace,

@@ -10,6 +10,7 @@
 const PING = "@parallel/multiprocessing:ping";
 const PONG = "@parallel/multiprocessing:pong";
 
+import { getHeapStatistics } from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
 import { attach, identify, loaded } from "./bootstrap.ts";
 import type { WorkerIdentity } from "../_shared/wire.ts";
@@ -21,9 +22,14 @@ const data = workerData as {
 };
 identify(data.identity, data.module, false);
 // The main side's watchdog pings a thread whose CPU time stands still, to
-// tell an idle thread from one stuck at its heap limit (see spawn.ts).
+// tell an idle thread from one stuck at its heap limit (see spawn.ts): V8
+// raised the heap limit of a thread that reached it (to let it report),
+// and a thread whose limit grew has lost the task it was running.
+const HEAP_LIMIT = getHeapStatistics().heap_size_limit;
 parentPort?.on("message", (msg: unknown) => {
-  if (msg === PING) parentPort!.postMessage(PONG);
+  if (msg !== PING) return;
+  const grown = getHeapStatistics().heap_size_limit > HEAP_LIMIT;
+  parentPort!.postMessage({ [PONG]: true, grown });
 });
 attach(data.port);
 try {

@@ -5,6 +5,8 @@
 // counts from.
 
 import type { Call } from "../_engine/call.ts";
+import type { ChildCommand } from "../_engine/flags.ts";
+import type { Isolation, Permissions } from "../process/worker_options.ts";
 import { Engine } from "../_engine/local_engine.ts";
 import type { TaskEntry } from "./_protocol.ts";
 
@@ -21,17 +23,36 @@ const NO_OPTIONS = Object.freeze({});
  * it; each task's module is imported when its first task comes. */
 const HOST_MODULE = new URL("./_task_host.ts", import.meta.url).href;
 
+/** How the local Workers run: threads with the machine's permissions
+ * (the default), or OS processes with those `permissions` (the worker
+ * command's --isolation and --permissions). */
+export interface LocalWorkers {
+  readonly isolation: Isolation;
+  readonly permissions: Permissions;
+  /** For OS processes: their command line (../_engine/flags.ts). */
+  readonly command: ChildCommand | undefined;
+}
+
+/** Threads with the machine's permissions. */
+export const THREAD_WORKERS: LocalWorkers = Object.freeze({
+  isolation: "thread",
+  permissions: "inherit",
+  command: undefined,
+});
+
 /** Runs chunks on local module Workers. */
 export class ChunkRunner {
   readonly #processes: number;
+  readonly #workers: LocalWorkers;
   /** Made for the first chunk. */
   #engine: Engine | null = null;
   /** One object per target: the engine's key for it. */
   readonly #targets = new Map<string, object>();
 
-  /** `processes`: the local Workers. */
-  constructor(processes: number) {
+  /** `processes`: the local Workers, run as `workers` says. */
+  constructor(processes: number, workers: LocalWorkers = THREAD_WORKERS) {
     this.#processes = processes;
+    this.#workers = workers;
   }
 
   /** The mean time a chunk ran, ms; undefined before one ran. */
@@ -41,18 +62,19 @@ export class ChunkRunner {
 
   /** Runs the chunk `items` of `task`, whose module is at `module`. */
   run(task: TaskEntry, module: string, items: unknown[]): Promise<Outcome> {
-    // The worker machine's settings: its workers may do what it may, have
-    // no heap caps, and live as long as it serves.
+    // The worker machine's settings: its workers may do what it may (or
+    // what --permissions gives its worker processes), have no heap caps,
+    // and live as long as it serves.
     const engine = this.#engine ??= new Engine({
       processes: this.#processes,
       module: HOST_MODULE,
-      permissions: "inherit",
+      permissions: this.#workers.permissions,
       resourceLimits: undefined,
       initializer: undefined,
       maxTasksPerChild: Infinity,
       idleTimeout: Infinity,
-      isolation: "thread",
-      command: undefined,
+      isolation: this.#workers.isolation,
+      command: this.#workers.command,
     });
     const key = `${module}\0${task.name}\0${task.src}`;
     let target = this.#targets.get(key);

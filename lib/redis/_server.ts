@@ -29,7 +29,7 @@ import {
   workerMember,
 } from "./_protocol.ts";
 import { readTasks } from "./_reader.ts";
-import { ChunkRunner, type Outcome } from "./_runner.ts";
+import { ChunkRunner, type LocalWorkers, type Outcome } from "./_runner.ts";
 import { Reclaimer } from "./_reclaim.ts";
 import type { RedisWorker, RedisWorkerStats } from "./serve.ts";
 import { ModuleVerifier } from "./_verify.ts";
@@ -39,6 +39,8 @@ export interface ServerSettings {
   readonly url: string;
   readonly queue: string;
   readonly processes: number;
+  /** How the local Workers run (threads, or scoped OS processes). */
+  readonly workers: LocalWorkers;
   readonly root: string;
   readonly name: string;
   readonly claimAfter: number;
@@ -127,7 +129,7 @@ export class Server implements RedisWorker {
       take: (entries, deliveries) => this.#take(entries, deliveries),
     };
     this.#reclaimer = new Reclaimer(this.#intake);
-    this.#runner = new ChunkRunner(settings.processes);
+    this.#runner = new ChunkRunner(settings.processes, settings.workers);
   }
 
   get name(): string {

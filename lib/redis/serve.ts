@@ -7,6 +7,10 @@ import { resolve } from "node:path";
 import { intOption } from "../_check.ts";
 import { messages } from "../_messages.ts";
 import { cpuCount } from "../process/cpu_count.ts";
+import { assertCanSpawn, childCommand } from "../_engine/flags.ts";
+import { checkIsolation, checkPermissions } from "../_engine/permissions.ts";
+import type { Isolation, Permissions } from "../process/worker_options.ts";
+import type { LocalWorkers } from "./_runner.ts";
 import { checkQueue, checkUrl } from "./_client.ts";
 import { findRoot } from "./_protocol.ts";
 import { Server } from "./_server.ts";
@@ -19,6 +23,14 @@ export interface ServeOptions {
   queue: string;
   /** Local module Workers that run the tasks; default `cpuCount()`. */
   processes?: number;
+  /** Whether they are threads (`"thread"`, the default) or OS processes
+   * (`"process"`). */
+  isolation?: Isolation;
+  /** What the tasks may do; default `"inherit"`, all the worker may. Other
+   * values need isolation `"process"`: each task's module is imported when
+   * its first task comes, so give read access to the project root at
+   * least, such as `{ read: ["/srv/app"] }`. */
+  permissions?: Permissions;
   /** The project root task modules are resolved under; default: the
    * nearest folder at or above the working directory that holds a
    * deno.json, deno.jsonc or package.json. */
@@ -87,6 +99,19 @@ const SERVE_DEFAULTS = Object.freeze({
   maxDeliveries: 3,
 });
 
+/** How the worker's local Workers run, checked (a child's command line
+ * too, so that an impossible one throws before anything starts). */
+function localWorkers(isolation: unknown, permissions: unknown): LocalWorkers {
+  const i = checkIsolation(isolation);
+  const p = checkPermissions(permissions);
+  if (i === "thread") {
+    if (p !== "inherit") throw new TypeError(messages.scopedNeedsProcess());
+    return { isolation: i, permissions: p, command: undefined };
+  }
+  assertCanSpawn();
+  return { isolation: i, permissions: p, command: childCommand(p, undefined) };
+}
+
 /**
  * Serves a queue's tasks with a local pool of module Workers until closed:
  * the library side of the worker command
@@ -101,7 +126,11 @@ const SERVE_DEFAULTS = Object.freeze({
  * @param options The server, the queue, and optional settings.
  * @returns The running worker.
  * @throws {TypeError} when an option has the wrong type, or the url or
- * queue is malformed.
+ * queue is malformed, or scoped `permissions` come without isolation
+ * "process".
+ * @throws {Deno.errors.NotCapable} with isolation "process", when this
+ * program may not start a child, or `permissions` ask for more than it
+ * holds.
  * @throws {RangeError} when a number is not a positive integer.
  * @throws {RedisUnavailableError} (as a rejection) when Redis does not
  * answer within `connectTimeout`.
@@ -123,6 +152,7 @@ export async function serve(options: ServeOptions): Promise<RedisWorker> {
     url: checkUrl(options.url),
     queue: checkQueue(options.queue),
     processes: intOption(options.processes, "processes", cpuCount()),
+    workers: localWorkers(options.isolation, options.permissions),
     root: options.root === undefined
       ? findRoot(Deno.cwd())
       : resolve(options.root),

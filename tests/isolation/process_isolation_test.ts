@@ -14,6 +14,7 @@ import {
   abort,
   allocateAsync,
   allocateSync,
+  exitAtFive,
   exitWith,
   permissionStates,
   pids,
@@ -75,6 +76,29 @@ Deno.test('Process({ isolation: "process" }).pid is the OS pid, Deno.pid inside,
   await finish(p);
   assert.equal(p.exitCode, 0);
   assert.ok(!pidExists(p.pid!), `pid ${p.pid} lives (or is a zombie)`);
+});
+
+Deno.test('Pool({ isolation: "process" }): exit() in a task loses none of the results sent before it', async () => {
+  // One worker gets six calls in one batch; the sixth exits. Deno drops the
+  // IPC writes still pending at exit, so the child must write the first
+  // five results before it ends: else the first call fails in its place.
+  await using pool = new Pool({ processes: 1, module, isolation });
+  for (let run = 0; run < 5; run++) {
+    await within(pool.apply(exitAtFive, [9])); // started
+    const calls = [0, 1, 2, 3, 4, 5].map((x) => pool.apply(exitAtFive, [x]));
+    const exited = calls.pop()!;
+    const got = await within(Promise.all(calls));
+    assert.deepEqual(got.map((v) => `${v[0]}:${v.length}`), [
+      "0:262144",
+      "1:262144",
+      "2:262144",
+      "3:262144",
+      "4:262144",
+    ]);
+    const err = await rejectionOf(exited);
+    assert.ok(err instanceof ProcessError, String(err));
+    assert.equal(err.exitCode, 3, `run ${run}`);
+  }
 });
 
 // ---- memory limits and crashes ---------------------------------------------------

@@ -393,4 +393,7 @@ export const messages = {
   popEmpty: (): string => `Cannot pop from an empty list`,
   shareableNotLoaded: (brand: string): string =>
     `Cannot call a method of this ${brand}: its class was never loaded in this worker, because the target module imports "@parallel/multiprocessing" only for types, which TypeScript erases; add import "@parallel/multiprocessing"; to the target module`,
+  // Shared memory.
+  allocationFailed: (what: string, bytes: number, fix: string): string =>
+    `Cannot allocate ${what}: it needs ${bytes} bytes of shared memory, and the system would not give them; ${fix}`,
 } as const;

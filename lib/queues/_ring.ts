@@ -33,6 +33,7 @@ import {
   waitWord,
 } from "../_shared/wait.ts";
 import { messages } from "../_messages.ts";
+import { sharedBuffer } from "../_shared/alloc.ts";
 
 /** The bytes of a word: a record's length, and the unit records align to. */
 const WORD = 4;
@@ -104,7 +105,11 @@ export const MAX_MAXSIZE = 2 ** 31 - 1;
 /** Makes a ring of `capacity` bytes (rounded up to a whole word). */
 export function createRing(capacity: number, maxsize = 0): Ring {
   const cap = Math.ceil(capacity / WORD) * WORD;
-  const sab = new SharedArrayBuffer(HEADER * WORD + cap);
+  const sab = sharedBuffer(
+    HEADER * WORD + cap,
+    `a queue or pipe of ${cap} bytes`,
+    'pass a smaller "capacityBytes"',
+  );
   const h = new Int32Array(sab, 0, HEADER);
   h[CAPACITY] = cap;
   h[MAXSIZE] = maxsize;

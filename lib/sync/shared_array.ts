@@ -16,6 +16,7 @@
 // bytes each. `bench/shared_bench.ts` prints the cost; `asTypedArray()` is
 // the way for hot loops.
 
+import { sharedBuffer } from "../_shared/alloc.ts";
 import { registerShareable } from "../_shared/shareable.ts";
 import { messages } from "../_messages.ts";
 import type { Lock } from "./lock.ts";
@@ -152,7 +153,8 @@ export class SharedArray<C extends Typecode = Typecode>
    * use, or `false` for none.
    * @throws {TypeError} when `typecode` is not one of those, or a value
    * does not fit it.
-   * @throws {RangeError} when the length is not an integer of 0 or more.
+   * @throws {RangeError} when the length is not an integer of 0 or more,
+   * or the system cannot give that much shared memory.
    */
   constructor(
     typecode: C,
@@ -171,7 +173,11 @@ export class SharedArray<C extends Typecode = Typecode>
       );
     }
     this.$data = new Ctor(
-      new SharedArrayBuffer(Ctor.BYTES_PER_ELEMENT * length),
+      sharedBuffer(
+        Ctor.BYTES_PER_ELEMENT * length,
+        `a SharedArray of ${length} "${typecode}" elements`,
+        "ask for fewer elements, or a smaller typecode",
+      ),
       0,
       length,
     ) as TypedArrayOf<C>;

@@ -413,6 +413,12 @@ function sharedMemoryCases(): Case[] {
       takes,
     ),
     c("v.valu = 3", () => v.valu = 3, TypeError, noNew),
+    c(
+      'new SharedArray("d", 2 ** 40)',
+      () => new SharedArray("d", 2 ** 40),
+      RangeError,
+      /8796093022208 bytes of shared memory.*ask for fewer elements/,
+    ),
     c("arr[3]", () => arr[3], RangeError),
     c("arr[-1]", () => arr[-1], RangeError),
     c("arr[3] = 0", () => arr[3] = 0, RangeError),

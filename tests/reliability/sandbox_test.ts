@@ -9,7 +9,7 @@
 // preloads; forms Deno does not preload are checked by Deno when they run.
 import assert from "node:assert/strict";
 import { Pool, Process } from "@parallel/multiprocessing";
-import { scanSpecifiers } from "../../lib/_engine/sandbox.ts";
+import { scanSpecifiers } from "../../lib/_engine/import_scan.ts";
 import { runDeno, within } from "../fixtures/harness.ts";
 import type { SandboxCase } from "./fixtures/sandbox_main.ts";
 

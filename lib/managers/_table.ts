@@ -15,7 +15,7 @@
 //
 // Any thread holding a proxy can write anything here, including a scoped
 // worker running untrusted code: the server reads every word as hostile
-// input (see _server.ts), and the slot count comes from the buffer's real
+// input (see _server_inbox.ts), and the slot count comes from the buffer's real
 // length, never from a word.
 //
 // Imports nothing.
@@ -180,4 +180,24 @@ export function copyOut(b: Uint8Array, at: number, len: number): Uint8Array {
   const out = new Uint8Array(len);
   out.set(b.subarray(at, at + len));
   return out;
+}
+
+/** Writes `frame` (part of a message of `total` bytes) into slot `i`'s data
+ * and its length words; the caller sets the slot's state after. Both sides
+ * post frames this way: the client its requests, the server its replies. */
+export function writeFrame(
+  t: Table,
+  i: number,
+  frame: Uint8Array,
+  total: number,
+): void {
+  t.b.set(frame, slotData(i));
+  Atomics.store(t.w, slotWord(i, S_LEN), frame.length);
+  Atomics.store(t.w, slotWord(i, S_TOTAL), total);
+}
+
+/** Rings the BELL, waking the server if it sleeps (a client posted). */
+export function ringBell(t: Table): void {
+  Atomics.add(t.w, BELL, 1);
+  if (Atomics.load(t.w, SLEEPING) !== 0) Atomics.notify(t.w, BELL, 1);
 }

@@ -12,7 +12,8 @@ import {
   OWNER_PID,
   tableOf,
 } from "./_table.ts";
-import { type Client, clientFor, forgetClient, markDown } from "./_client.ts";
+import { type Client, clientFor, forgetClient } from "./_client.ts";
+import { markDown } from "./_down.ts";
 import * as P from "./_protocol.ts";
 import { call, type Items, type Kind } from "./_proxy.ts";
 import type { BaseProxy } from "./base_proxy.ts";

@@ -592,7 +592,7 @@ Deno.test("a lock whose holder ended is reported with AbandonedLockError", async
 });
 
 Deno.test("calls on a manager whose server thread died reject, saying so", async () => {
-  const { markDown } = await import("../../lib/managers/_client.ts");
+  const { markDown } = await import("../../lib/managers/_down.ts");
   const { DOWN_DIED } = await import("../../lib/managers/_table.ts");
   const manager = new Manager();
   try {

@@ -6,7 +6,8 @@
 //
 // Imports bootstrap.ts and a type from lib/_shared/wire.ts only.
 
-/** The watchdog's ping, and the answer (as in lib/_engine/spawn.ts). */
+/** The watchdog's ping, and the answer (as in
+ * lib/_engine/thread_watchdog.ts). */
 const PING = "@parallel/multiprocessing:ping";
 const PONG = "@parallel/multiprocessing:pong";
 
@@ -22,9 +23,10 @@ const data = workerData as {
 };
 identify(data.identity, data.module, false);
 // The main side's watchdog pings a thread whose CPU time stands still, to
-// tell an idle thread from one stuck at its heap limit (see spawn.ts): V8
-// raised the heap limit of a thread that reached it (to let it report),
-// and a thread whose limit grew has lost the task it was running.
+// tell an idle thread from one stuck at its heap limit (see
+// lib/_engine/thread_watchdog.ts): V8 raised the heap limit of a thread
+// that reached it (to let it report), and a thread whose limit grew has
+// lost the task it was running.
 const HEAP_LIMIT = getHeapStatistics().heap_size_limit;
 parentPort?.on("message", (msg: unknown) => {
   if (msg !== PING) return;

@@ -1,53 +1,19 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
 
-import { context } from "../_shared/context.ts";
-import { livenessFor, processEnded } from "../_shared/liveness.ts";
-import {
-  children,
-  nextName,
-  nextPid,
-  pidCounter,
-  scopedPidCounter,
-} from "../_engine/registry.ts";
-import { post } from "../_shared/clone.ts";
-import {
-  assertReadable,
-  checkCombination,
-  checkIsolation,
-  checkLimits,
-  checkPermissions,
-} from "../_engine/permissions.ts";
-import { assertCanSpawn, childCommand } from "../_engine/flags.ts";
-import { IpcPort } from "../_shared/ipc.ts";
-import { assertWorkerOptions } from "../_engine/unstable_flag.ts";
-import { assertSandbox } from "../_engine/sandbox.ts";
-import {
-  exitProblem,
-  PROTOCOL_EXIT_CODE,
-  protocolError,
-  UNREADABLE_MESSAGE,
-} from "../_engine/validate.ts";
+import { processEnded } from "../_shared/liveness.ts";
+import { children, nextName } from "../_engine/registry.ts";
+import type { IpcPort } from "../_shared/ipc.ts";
+import { UNREADABLE_MESSAGE } from "../_engine/validate.ts";
 import type {
   Isolation,
   Permissions,
   ResourceLimits,
 } from "./worker_options.ts";
-import {
-  spawnWorker,
-  type WorkerHandle,
-  type WorkerPort,
-} from "../_engine/spawn.ts";
-import { checkExported, fnRef, resolveModule } from "../_engine/target.ts";
-import { errorClasses, watchModule } from "../_engine/error_classes.ts";
+import { spawnWorker, type WorkerHandle } from "../_engine/spawn.ts";
 import { messages } from "../_messages.ts";
 import { checkTimeout, MAX_TIMER } from "../_check.ts";
-import {
-  decodeError,
-  type ExitMessage,
-  type FnRef,
-  type InitMessage,
-  type RunMessage,
-} from "../_shared/wire.ts";
+import type { ExitMessage, FnRef } from "../_shared/wire.ts";
+import { checkProcessOptions, openWorker, readExit } from "./_process_start.ts";
 
 /** The options of a {@linkcode Process}. */
 export interface ProcessOptions<A extends unknown[] = unknown[]> {
@@ -139,39 +105,13 @@ export class Process<A extends unknown[] = unknown[]> {
    * @throws {RangeError} when a resource limit is not a positive number.
    */
   constructor(options: ProcessOptions<A>) {
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(
-        messages.badOption(
-          "Process options",
-          "an object such as { target, args }",
-          options,
-        ),
-      );
-    }
-    this.#ref = fnRef(options.target, '"target"');
-    this.#module = resolveModule(options.module);
-    const args = options.args === undefined ? [] : options.args;
-    if (!Array.isArray(args)) {
-      throw new TypeError(
-        messages.badOption('"args"', "an array of arguments", args),
-      );
-    }
-    this.#args = args as A;
-    if (options.name !== undefined && typeof options.name !== "string") {
-      throw new TypeError(
-        messages.badOption('"name"', "a string", options.name),
-      );
-    }
-    if (options.daemon !== undefined && typeof options.daemon !== "boolean") {
-      throw new TypeError(
-        messages.badOption('"daemon"', "a boolean", options.daemon),
-      );
-    }
-    this.#permissions = checkPermissions(options.permissions);
-    this.#limits = checkLimits(options.resourceLimits);
-    this.#isolation = checkIsolation(options.isolation);
-    checkCombination(this.#permissions, this.#limits, this.#isolation);
-    watchModule(this.#module, this.#ref.name);
+    const o = checkProcessOptions(options);
+    this.#ref = o.ref;
+    this.#module = o.module;
+    this.#args = o.args;
+    this.#permissions = o.permissions;
+    this.#limits = o.limits;
+    this.#isolation = o.isolation;
     this.#name = options.name ?? nextName("Process");
     this.#daemon = options.daemon ?? false;
     this.#ended = new Promise((resolve) => this.#resolveEnded = resolve);
@@ -264,68 +204,27 @@ export class Process<A extends unknown[] = unknown[]> {
     if (this.#state !== "new") {
       throw new Error(messages.startedTwice(this.#name));
     }
-    const ctx = context();
-    if (ctx.importing) throw new Error(messages.unguarded(this.#module));
-    checkExported(this.#ref, this.#module);
-    assertReadable(this.#module);
-    const child = this.#isolation === "process";
-    // A child process gets its permissions as flags (no unstable flag) and
-    // never prompts (--no-prompt); what it may not have throws here.
-    if (child) assertCanSpawn();
-    else if (this.#permissions !== "inherit") assertWorkerOptions();
-    const command = child
-      ? childCommand(this.#permissions, this.#limits)
-      : undefined;
-    // No prompt for a scoped worker, nor an import outside its folders.
-    assertSandbox(this.#module, this.#permissions, { terminal: !child });
-
-    let port: MessagePort | IpcPort;
-    let workerPort: WorkerPort;
-    let threadPid: number | undefined;
-    if (child) {
-      port = workerPort = new IpcPort(true);
-    } else {
-      const { port1, port2 } = new MessageChannel();
-      // A scoped worker gets a pid counter and liveness table of its own:
-      // it could write anything into the program's (see liveness.ts).
-      threadPid = nextPid();
-      const scoped = this.#permissions !== "inherit";
-      const init: InitMessage = {
-        t: "init",
-        pids: scoped ? scopedPidCounter() : pidCounter(),
-        liveness: livenessFor(port1, threadPid, scoped),
-        module: this.#module,
-      };
-      port1.postMessage(init);
-      port = port1;
-      workerPort = port2;
-    }
-    const run: RunMessage = { t: "run", fn: this.#ref, args: this.#args };
-    try {
-      post(port as MessagePort, run, this.#args, "args");
-    } catch (err) {
-      port.close();
-      if (workerPort !== port) workerPort.close();
-      throw err;
-    }
+    const { ctx, child, command, port, workerPort, threadPid } = openWorker({
+      ref: this.#ref,
+      module: this.#module,
+      args: this.#args,
+      permissions: this.#permissions,
+      limits: this.#limits,
+      isolation: this.#isolation,
+    });
     if (!child) this.#pid = threadPid;
     const onMessage = (e: { data: ExitMessage }) => {
       // The worker may run hostile code: a malformed message ends it.
-      const problem = exitProblem(e.data);
-      if (problem !== undefined) {
-        const err = protocolError(this.#name, problem);
-        if (child) {
-          this.#reported = err;
-          this.#handle?.kill();
-        } else this.#finish(PROTOCOL_EXIT_CODE, err);
-        return;
-      }
-      const error = e.data.error === undefined
-        ? undefined
-        : decodeError(e.data.error, errorClasses(this.#module));
+      const { code, error, malformed } = readExit(
+        e.data,
+        this.#name,
+        this.#module,
+      );
       // A child's end comes from the OS, with the OS's exit code.
-      if (child) this.#reported = error;
-      else this.#finish(e.data.code, error);
+      if (child) {
+        this.#reported = error;
+        if (malformed) this.#handle?.kill();
+      } else this.#finish(code, error);
     };
     port.onmessage = onMessage;
     if (!child) {

@@ -3,7 +3,7 @@
 // made absolute; never the script's own arguments, nor permissions (which
 // are the child's own), nor --watch, --inspect and the like.
 import assert from "node:assert/strict";
-import { parseCommandLine } from "../../lib/_engine/flags.ts";
+import { parseCommandLine } from "../../lib/_engine/parent_flags.ts";
 
 const DENO = "/usr/bin/deno";
 const CWD = Deno.cwd();

@@ -1,8 +1,8 @@
 // isolation: "thread" and resourceLimits: a thread that reaches its heap
 // limit while it allocates synchronously is never ended by Deno 2.9 (it
 // stops, answers nothing, and no exit comes), so the library's watchdog
-// (lib/_engine/spawn.ts) finds it and ends it: the task fails with the
-// out-of-memory ProcessError, the pool replaces the worker, nothing hangs.
+// (lib/_engine/thread_watchdog.ts) finds it and ends it: the task fails with
+// the out-of-memory ProcessError, the pool replaces the worker, nothing hangs.
 // A thread that merely waits (awaiting, or blocked in Atomics.wait) is not
 // taken for stuck.
 import assert from "node:assert/strict";

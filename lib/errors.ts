@@ -3,9 +3,9 @@
 // `causeOf`, which the classes with their own options use. Each class is
 // registered with the wire codec, so that it crosses from a worker as itself.
 //
-// Imports lib/_shared/wire.ts only.
+// Imports lib/_shared/error_codec.ts only.
 
-import { registerErrors } from "./_shared/wire.ts";
+import { registerErrors } from "./_shared/error_codec.ts";
 
 /**
  * The standard part of an error's options: `{ cause }` when `options` has a

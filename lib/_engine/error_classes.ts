@@ -1,7 +1,7 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
 // The error classes a target's module exports, as the main side finds them
 // to revive a task's error as its own class (the codec is in
-// lib/_shared/wire.ts; the worker names the export of the error's class).
+// lib/_shared/error_codec.ts; the worker names the export of the error's class).
 //
 // The main side needs the module's namespace, and must never run a module's
 // code to get it: the module of a pool with scoped permissions may be
@@ -25,7 +25,7 @@
 //
 // Imports types only, from lib/_shared/.
 
-import type { ErrorClasses } from "../_shared/wire.ts";
+import type { ErrorClasses } from "../_shared/error_codec.ts";
 
 type Namespace = Record<string, unknown>;
 

@@ -13,7 +13,8 @@ import { ProcessError } from "../errors.ts";
 import { messages } from "../_messages.ts";
 import { post } from "../_shared/clone.ts";
 import { transfersIn } from "../_shared/transferables.ts";
-import { decodeError, type FnRef, type FromWorker } from "../_shared/wire.ts";
+import type { FnRef, FromWorker } from "../_shared/wire.ts";
+import { decodeError } from "../_shared/error_codec.ts";
 import { errorClasses } from "./error_classes.ts";
 import type {
   Isolation,

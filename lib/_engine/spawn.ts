@@ -26,13 +26,13 @@ import {
   protocolError,
   UNREADABLE_MESSAGE,
 } from "./validate.ts";
-import {
-  decodeError,
-  type ExitMessage,
-  type HubDeath,
-  type HubRequest,
-  type WorkerIdentity,
+import type {
+  ExitMessage,
+  HubDeath,
+  HubRequest,
+  WorkerIdentity,
 } from "../_shared/wire.ts";
+import { decodeError } from "../_shared/error_codec.ts";
 import type {
   Isolation,
   Permissions,

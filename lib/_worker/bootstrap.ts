@@ -17,17 +17,16 @@
 import { context } from "../_shared/context.ts";
 import { messages } from "../_messages.ts";
 import { revive } from "../_shared/shareable.ts";
-import {
-  encodeError,
-  type ExitMessage,
-  type FnRef,
-  type FromWorker,
-  noteTargetModule,
-  type RunMessage,
-  type ToWorker,
-  type WireError,
-  type WorkerIdentity,
+import type {
+  ExitMessage,
+  FnRef,
+  FromWorker,
+  RunMessage,
+  ToWorker,
+  WireError,
+  WorkerIdentity,
 } from "../_shared/wire.ts";
+import { encodeError, noteTargetModule } from "../_shared/error_codec.ts";
 import { type TargetFn, TaskRunner } from "./task_runner.ts";
 
 type Namespace = Record<string, unknown>;

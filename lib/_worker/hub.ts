@@ -3,13 +3,10 @@
 // scoped permissions. The main thread unreferences the hub, so these workers
 // never keep the program alive by themselves; liveness is decided by the
 // main side's MessagePorts (ref'd while a process runs or a task is pending).
-// Imports lib/_shared/wire.ts only: nothing from the main-side engine.
+// Imports lib/_shared/wire.ts and error_codec.ts only: nothing from the main-side engine.
 
-import {
-  encodeError,
-  type HubDeath,
-  type HubRequest,
-} from "../_shared/wire.ts";
+import type { HubDeath, HubRequest } from "../_shared/wire.ts";
+import { encodeError } from "../_shared/error_codec.ts";
 
 /** The hub's global scope, typed for what this file uses. */
 const scope = globalThis as unknown as {

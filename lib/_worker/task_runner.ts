@@ -9,15 +9,15 @@
 import { classError, cloneError, findClassInstance } from "../_shared/clone.ts";
 import { unwrapTransfer } from "../_shared/transferables.ts";
 import { revive } from "../_shared/shareable.ts";
-import {
-  type ChunkMessage,
-  encodeError,
-  type FnMessage,
-  type FnRef,
-  type FromWorker,
-  type PoolMessage,
-  type ResultMessage,
+import type {
+  ChunkMessage,
+  FnMessage,
+  FnRef,
+  FromWorker,
+  PoolMessage,
+  ResultMessage,
 } from "../_shared/wire.ts";
+import { encodeError } from "../_shared/error_codec.ts";
 
 /** A target function, as found in its module. */
 export type TargetFn = (...a: unknown[]) => unknown;

@@ -41,13 +41,13 @@ import type { WorkerPort } from "../_engine/spawn.ts";
 import { checkExported, fnRef, resolveModule } from "../_engine/target.ts";
 import { errorClasses, watchModule } from "../_engine/error_classes.ts";
 import { messages } from "../_messages.ts";
-import {
-  decodeError,
-  type ExitMessage,
-  type FnRef,
-  type InitMessage,
-  type RunMessage,
+import type {
+  ExitMessage,
+  FnRef,
+  InitMessage,
+  RunMessage,
 } from "../_shared/wire.ts";
+import { decodeError } from "../_shared/error_codec.ts";
 import type { ProcessOptions } from "./process.ts";
 
 /** A Process's options, checked. */

@@ -21,60 +21,41 @@
 // writes marks the ring broken (BROKEN = CORRUPT) before anything is read or
 // allocated from it.
 //
-// Imports its codec, lib/_shared/wait.ts and lib/_messages.ts.
+// Imports its codec, its header (_ring_header.ts: the layout, and the checks
+// that report a ring broken), lib/_shared/wait.ts and lib/_messages.ts.
 
 import { extract } from "./_codec.ts";
-import {
-  GUARD_BUSY,
-  lockGuard,
-  me,
-  unlockGuard,
-  waitGuard,
-  waitWord,
-} from "../_shared/wait.ts";
+import { unlockGuard, waitGuard, waitWord } from "../_shared/wait.ts";
 import { messages } from "../_messages.ts";
 import { sharedBuffer } from "../_shared/alloc.ts";
+import {
+  CAPACITY,
+  CLOSED,
+  corrupt,
+  COUNT,
+  DATA,
+  GET_WAITERS,
+  GUARD,
+  HEAD,
+  HEADER,
+  headerOf,
+  lock,
+  MAXSIZE,
+  PUT_WAITERS,
+  READER_CLOSED,
+  type Ring,
+  sane,
+  SPACE,
+  TAIL,
+  UNFINISHED,
+  USED,
+  WORD,
+  WORD_SHIFT,
+} from "./_ring_header.ts";
 
-/** The bytes of a word: a record's length, and the unit records align to. */
-const WORD = 4;
-/** log2(WORD): a byte offset shifted right by it is a word index. */
-const WORD_SHIFT = 2;
-/** The bits of a byte offset that must be 0 for it to be on a word. */
-const WORD_MASK = WORD - 1;
-/** The smallest record: its length word and a payload of at least one byte
- * (the codec's tag), padded to a word. */
-const MIN_RECORD = 2 * WORD;
-
-const GUARD = 0;
-const HEAD = 1;
-const TAIL = 2;
-const USED = 3;
-const COUNT = 4;
-const CLOSED = 5;
-const READER_CLOSED = 6;
-const BROKEN = 7;
-const DATA = 8;
-const SPACE = 9;
-const GET_WAITERS = 10;
-const PUT_WAITERS = 11;
-const MAXSIZE = 12;
+export type { Ring } from "./_ring_header.ts";
 /** Items put and not yet marked done (JoinableQueue). */
-export const UNFINISHED = 13;
-/** The capacity in bytes, for readers of the raw buffer; the ring itself
- * trusts only the length of its own view. */
-const CAPACITY = 14;
-/** The header's words: those above, and one spare. */
-const HEADER = 16;
-
-/** The state of a ring: views of one SharedArrayBuffer. */
-export interface Ring {
-  /** Header words. */
-  readonly h: Int32Array;
-  /** The record area, as bytes. */
-  readonly d: Uint8Array;
-  /** The record area, as words (record lengths). */
-  readonly w: Int32Array;
-}
+export { UNFINISHED } from "./_ring_header.ts";
 
 /** Outcome codes of a put or a take. */
 export const OK = 0;
@@ -91,9 +72,6 @@ const WAIT = 5;
 /** (Internal) The guard stayed held for a whole slice: the caller must wait
  * for it asynchronously, then try again. */
 const BUSY = 6;
-/** BROKEN's value once the ring was found corrupt (a positive value is the
- * pid of a process that ended holding the guard). */
-const CORRUPT = -1;
 
 /** The smallest capacity a ring takes, in bytes. */
 export const MIN_CAPACITY = 64;
@@ -141,68 +119,6 @@ export function capacity(r: Ring): number {
 /** The `maxsize` (0: only bytes bound it). */
 export function maxsize(r: Ring): number {
   return r.h[MAXSIZE]!;
-}
-
-/**
- * Takes the ring's guard: `true` when taken, `false` when it stayed held for
- * a whole slice (then wait with `waitGuard` and try again).
- *
- * @throws {Error} when the ring is broken; the guard is then free.
- */
-function lock(r: Ring, what: string): boolean {
-  const h = r.h;
-  const dead = lockGuard(h, GUARD, me());
-  if (dead === GUARD_BUSY) return false;
-  if (dead !== 0) Atomics.store(h, BROKEN, dead);
-  const broken = Atomics.load(h, BROKEN);
-  if (broken !== 0) {
-    unlockGuard(h, GUARD);
-    throw new Error(
-      broken > 0
-        ? messages.ringBroken(what, broken)
-        : messages.ringCorrupt(what),
-    );
-  }
-  return true;
-}
-
-/**
- * Whether a header is one that puts and takes can leave: head and tail on
- * words inside the buffer, `used` bytes from head to tail (modulo the
- * capacity: with both in range, tail - head - used is 0 or -cap), and
- * `count` records of at least MIN_RECORD bytes in them.
- */
-function sane(
-  cap: number,
-  head: number,
-  tail: number,
-  used: number,
-  count: number,
-): boolean {
-  const gap = tail - head - used;
-  return head >= 0 && head < cap && tail >= 0 && tail < cap &&
-    ((head | tail) & WORD_MASK) === 0 &&
-    used >= 0 && used <= cap && (gap === 0 || gap === -cap) &&
-    count >= 0 && count * MIN_RECORD <= used && (count === 0) === (used === 0);
-}
-
-/** Marks the ring (whose guard the caller holds) broken: what it found is
- * garbage. Returns the error to throw. */
-function corrupt(r: Ring, what: string, found: string): Error {
-  Atomics.store(r.h, BROKEN, CORRUPT);
-  return new Error(messages.ringCorrupt(what, found));
-}
-
-/** What a header holds, for the message of a corrupt ring. */
-function headerOf(r: Ring): string {
-  const h = r.h;
-  return messages.ringHeader(
-    h[HEAD]!,
-    h[TAIL]!,
-    h[USED]!,
-    h[COUNT]!,
-    r.d.length,
-  );
 }
 
 // The sequence value a waiter read under the guard (set by `tryPut` and

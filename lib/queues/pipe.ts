@@ -1,4 +1,6 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
+// Pipe() and its ends, Connection. The checks of an end and of the bytes of
+// sendBytes()/recvBytes() are in _pipe_checks.ts.
 
 import { decode } from "./_codec.ts";
 import { DEFAULT_CAPACITY_BYTES, encodeFor, ringFrom } from "./_queue_util.ts";
@@ -12,6 +14,7 @@ import {
   take,
   waitReadable,
 } from "./_ring.ts";
+import * as check from "./_pipe_checks.ts";
 import { registerShareable } from "../_shared/shareable.ts";
 import { messages } from "../_messages.ts";
 import { deadlineOf } from "../_shared/wait.ts";
@@ -179,7 +182,7 @@ export class Connection<T = unknown> {
    * structured clone cannot carry the value.
    */
   async send(value: T): Promise<void> {
-    const out = writer(this, "send");
+    const out = check.writer(this, "send");
     const bytes = encodeFor(out, value, "pipe");
     const code = await put(out, bytes, Infinity, "pipe");
     if (code === READER_GONE) {
@@ -201,7 +204,7 @@ export class Connection<T = unknown> {
    * send.
    */
   async recv(): Promise<T> {
-    const input = reader(this, "receive");
+    const input = check.reader(this, "receive");
     const got = await take(input, Infinity, "pipe");
     if (typeof got !== "number") return decode(got) as T;
     // This end was closed while the recv waited.
@@ -252,11 +255,7 @@ export class Connection<T = unknown> {
     offset?: number,
     size?: number,
   ): Promise<void> {
-    const all = bytesOf(data);
-    const from = byteCount(offset, "offset", all.length, 0);
-    const n = byteCount(size, "size", all.length - from, all.length - from);
-    // A copy of exactly these bytes: a view would carry its whole buffer.
-    await this.send(all.slice(from, from + n) as T);
+    await this.send(check.bytesToSend(data, offset, size) as T);
   }
 
   /**
@@ -297,19 +296,8 @@ export class Connection<T = unknown> {
    * ```
    */
   async recvBytes(maxLength?: number): Promise<Uint8Array> {
-    const max = byteCount(maxLength, "maxLength", Infinity, Infinity);
-    const got: unknown = await this.recv();
-    if (!(got instanceof Uint8Array)) {
-      throw new TypeError(messages.notBytes(kindOf(got)));
-    }
-    if (got.length > max) {
-      throw new RangeError(messages.bytesTooLong(got.length, max));
-    }
-    // node:v8 gives a view into the buffer it read from: copy, so that the
-    // caller's `.buffer` holds these bytes and no others.
-    return got.byteOffset === 0 && got.byteLength === got.buffer.byteLength
-      ? got
-      : got.slice();
+    const max = check.maxLengthOf(maxLength);
+    return check.receivedBytes(await this.recv(), max);
   }
 
   /**
@@ -324,7 +312,7 @@ export class Connection<T = unknown> {
    */
   async poll(timeout = 0): Promise<boolean> {
     const deadline = deadlineOf(timeout, "poll() timeout");
-    const input = reader(this, "poll");
+    const input = check.reader(this, "poll");
     return await waitReadable(input, deadline, "pipe");
   }
 
@@ -347,66 +335,6 @@ export class Connection<T = unknown> {
   [Symbol.dispose](): void {
     this.close();
   }
-}
-
-// Module functions, not private methods: a Connection revived in a worker
-// has the prototype but none of the class's private names.
-function writer(conn: Connection<unknown>, op: string): Ring {
-  if (conn.closed) throw new Error(messages.connectionClosed(op));
-  if (conn.$out === null) throw new Error(messages.receiveOnly());
-  return conn.$out;
-}
-
-function reader(conn: Connection<unknown>, op: string): Ring {
-  if (conn.closed) throw new Error(messages.connectionClosed(op));
-  if (conn.$in === null) throw new Error(messages.sendOnly(op));
-  return conn.$in;
-}
-
-/** The bytes of `data`, as a view (not a copy). */
-function bytesOf(data: unknown): Uint8Array {
-  if (ArrayBuffer.isView(data)) {
-    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  }
-  if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) {
-    return new Uint8Array(data);
-  }
-  throw new TypeError(
-    messages.badOption(
-      "sendBytes() data",
-      "bytes: a Uint8Array, an ArrayBuffer or another typed array or DataView",
-      data,
-    ),
-  );
-}
-
-/** A count of bytes for `name`: `fallback` when absent, else an integer
- * from 0 to `most`. */
-function byteCount(
-  value: unknown,
-  name: string,
-  most: number,
-  fallback: number,
-): number {
-  if (value === undefined) return fallback;
-  const expected = most === Infinity
-    ? "an integer of 0 or more"
-    : `an integer from 0 to ${most}`;
-  if (typeof value !== "number") {
-    throw new TypeError(messages.badOption(`"${name}"`, expected, value));
-  }
-  if (!Number.isInteger(value) || value < 0 || value > most) {
-    throw new RangeError(messages.badOption(`"${name}"`, expected, value));
-  }
-  return value;
-}
-
-/** The type of a received value, for a message: "string", "Array". */
-function kindOf(value: unknown): string {
-  if (value === null || typeof value !== "object") {
-    return value === null ? "null" : typeof value;
-  }
-  return Object.getPrototypeOf(value)?.constructor?.name ?? "object";
 }
 
 registerShareable("Connection", Connection.prototype);

@@ -10,7 +10,7 @@
 import type { Buffer } from "node:buffer";
 import { hostname } from "node:os";
 import { messages } from "../_messages.ts";
-import { decodeError } from "../_shared/wire.ts";
+import { decodeError } from "../_shared/error_codec.ts";
 import { errorClasses } from "../_engine/error_classes.ts";
 import { Dispatcher } from "../_engine/dispatcher.ts";
 import { inFlight, REDIS_PACK } from "../_engine/inflight.ts";

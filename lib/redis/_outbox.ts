@@ -8,7 +8,7 @@
 import type { Buffer } from "node:buffer";
 import { serialize } from "node:v8";
 import { messages } from "../_messages.ts";
-import { encodeError } from "../_shared/wire.ts";
+import { encodeError } from "../_shared/error_codec.ts";
 import { describe, type Redis } from "./_client.ts";
 import { GROUP, type ResultRecord, RESULTS_FIELD } from "./_protocol.ts";
 

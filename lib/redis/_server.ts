@@ -5,7 +5,7 @@
 // results back (_outbox.ts), and stops cleanly, finishing what it holds.
 
 import { messages } from "../_messages.ts";
-import { encodeError } from "../_shared/wire.ts";
+import { encodeError } from "../_shared/error_codec.ts";
 import { ProcessError } from "../errors.ts";
 import { inFlight, SERVE_HOLD } from "../_engine/inflight.ts";
 import {

@@ -1,7 +1,7 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
 
 import { causeOf } from "../errors.ts";
-import { registerErrors } from "../_shared/wire.ts";
+import { registerErrors } from "../_shared/error_codec.ts";
 
 /**
  * A worker refused a task because its copy of the task's module is not the

@@ -24,7 +24,7 @@ import {
   withdrawLater,
 } from "../fixtures/error_classes.ts";
 import { fixture, openPool, rejectionOf, until } from "../fixtures/harness.ts";
-import { decodeError, encodeError } from "../../lib/_shared/wire.ts";
+import { decodeError, encodeError } from "../../lib/_shared/error_codec.ts";
 import { errorClasses, watchModule } from "../../lib/_engine/error_classes.ts";
 
 const MODULE = fixture("error_classes.ts");

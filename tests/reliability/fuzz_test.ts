@@ -8,7 +8,7 @@ import { intIn, mulberry32 } from "./fixtures/prng.ts";
 import { endPool, openPool, within } from "../fixtures/harness.ts";
 import { Event, Lock, Process, Value } from "@parallel/multiprocessing";
 import { fromWorkerProblem } from "../../lib/_engine/validate.ts";
-import { decodeError } from "../../lib/_shared/wire.ts";
+import { decodeError } from "../../lib/_shared/error_codec.ts";
 import { forger } from "./fixtures/forge.ts";
 import {
   fuzzBurst,

@@ -314,8 +314,10 @@ export class IpcPort {
     msg = forChildProcess(msg);
     checkIpc(msg, "", this.#sharedAsTypeError);
     if (this.#endpoint === null) {
-      // Copied now, as postMessage copies: the caller may change it next.
-      this.#queue.push(list.length === 0 ? structuredClone(msg) : msg);
+      // It waits for attach(), which comes in the same turn (spawnChild), so
+      // the caller cannot change it before it goes; but the buffers it moves
+      // are detached below, so it waits as a copy of them.
+      this.#queue.push(list.length === 0 ? msg : structuredClone(msg));
     } else this.#write(msg);
     for (const t of list) {
       if (!(t as ArrayBuffer).detached) (t as ArrayBuffer).transfer();

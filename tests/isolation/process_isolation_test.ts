@@ -31,6 +31,7 @@ import {
   rejectionOf,
   ROOT_DIR,
   runDeno,
+  runInPty,
   until,
   within,
 } from "../fixtures/harness.ts";
@@ -308,33 +309,15 @@ Deno.test('Pool({ isolation: "process" }) without permission to run deno gives o
 Deno.test('Pool({ isolation: "process" }) without permission to run deno does not prompt in a terminal', async () => {
   // Under a pseudo-terminal (util-linux's `script`), where Deno would
   // prompt: the library asks nothing and says what to do.
-  const command =
-    `${Deno.execPath()} run -R tests/fixtures/isolation_main.ts no-permission`;
-  const child = new Deno.Command("script", {
-    args: ["-qec", command, "/dev/null"],
-    cwd: ROOT_DIR,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  // Any prompt is refused, so none can hang the test.
-  const writer = child.stdin.getWriter();
-  const answer = setInterval(
-    () => writer.write(new TextEncoder().encode("n\n")).catch(() => {}),
-    250,
-  );
-  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-  try {
-    const out = await child.output();
-    const text = new TextDecoder().decode(out.stdout);
-    assert.doesNotMatch(text, /Deno requests/, text);
-    assert.match(text, /caught NotCapable: .*--allow-run/);
-  } finally {
-    clearInterval(answer);
-    clearTimeout(timer);
-    await writer.close().catch(() => {});
-  }
+  const run = await runInPty([
+    "run",
+    "-R",
+    "tests/fixtures/isolation_main.ts",
+    "no-permission",
+  ]);
+  assert.equal(run.killed, false, "it ran out of time");
+  assert.doesNotMatch(run.output, /Deno requests/, run.output);
+  assert.match(run.output, /caught NotCapable: .*--allow-run/);
 });
 
 // ---- shared memory does not cross ------------------------------------------------

@@ -6,76 +6,17 @@
 // pseudo-terminal (util-linux's `script`) that answers "y" to anything, and
 // check that the secret is never read.
 import assert from "node:assert/strict";
-import { delay, ROOT_DIR } from "../fixtures/harness.ts";
+import { PROMPT, type PtyRun, runInPty } from "../fixtures/harness.ts";
 import type { SandboxCase } from "./fixtures/sandbox_main.ts";
 
 const MAIN = "tests/reliability/fixtures/sandbox_main.ts";
 const MODULE = new URL("./fixtures/prompt_targets.ts", import.meta.url).href;
-/** How long one run may take before it is killed (ms). */
-const RUN_MS = 45_000;
-/** How often "y" is typed: Deno discards what was typed before a prompt. */
-const ANSWER_EVERY_MS = 200;
-const PROMPT = "Deno requests";
-const NO_SCRIPT = "`script` is missing: these tests run programs under a " +
-  "pseudo-terminal with util-linux's `script` (on Debian: apt-get install " +
-  "bsdutils)";
-// deno-lint-ignore no-control-regex
-const ESCAPE = /\x1b\[[0-9;?]*[A-Za-z]/g;
-
-function quote(word: string): string {
-  return `'${word.replaceAll("'", `'\\''`)}'`;
-}
-
-/** Runs `deno <args>` under a pseudo-terminal, typing "y" all along;
- * everything the terminal showed, and the exit code. */
-async function runAnsweringYes(
+/** Runs `deno <args>` under a pseudo-terminal, typing "y" all along. */
+function runAnsweringYes(
   args: readonly string[],
   env: Record<string, string> = {},
-): Promise<{ code: number; output: string }> {
-  const command = [Deno.execPath(), ...args].map(quote).join(" ");
-  const base = Deno.env.toObject();
-  delete base.DENO_NO_PROMPT;
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command("script", {
-      args: ["-qec", command, "/dev/null"],
-      cwd: ROOT_DIR,
-      clearEnv: true,
-      env: { ...base, NO_COLOR: "1", ...env },
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new Error(NO_SCRIPT, { cause: error });
-    }
-    throw error;
-  }
-  const output = Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-  ]);
-  let done = false;
-  child.status.finally(() => (done = true));
-  const writer = child.stdin.getWriter();
-  const yes = new TextEncoder().encode("y\n");
-  const answering = (async () => {
-    while (!done) {
-      await delay(ANSWER_EVERY_MS);
-      if (!done) await writer.write(yes).catch(() => {});
-    }
-    await writer.close().catch(() => {});
-  })();
-  const timer = setTimeout(() => child.kill("SIGKILL"), RUN_MS);
-  try {
-    const { code } = await child.status;
-    const [stdout, stderr] = await output;
-    await answering;
-    return { code, output: (stdout + stderr).replace(ESCAPE, "") };
-  } finally {
-    clearTimeout(timer);
-  }
+): Promise<PtyRun> {
+  return runInPty(args, { answer: "y", env });
 }
 
 async function withSecret(

@@ -47,6 +47,7 @@ import {
   slotCount,
   slotWord,
   type Table,
+  TICKET,
 } from "./_table.ts";
 import * as P from "./_protocol.ts";
 import { type Answer, bad, PARKED } from "./_server_replies.ts";
@@ -70,6 +71,12 @@ const PROBE_MS = 20;
  * threads ended. */
 const RECLAIM_MS = 250;
 
+/** How long (ms) the loop holds back later requests while an earlier ticket
+ * has not come in. A client posts its request right after it takes its
+ * ticket, so a gap that lasts this long is a client that ended (or a
+ * hostile one) between the two: the loop then goes on without it. */
+const TICKET_GAP_MS = 5;
+
 /** The server of one table. `serve()` runs until the manager is down. */
 export class Server {
   readonly #t: Table;
@@ -82,6 +89,12 @@ export class Server {
   /** The share of recent spins that caught a request (a moving average). */
   #catchRate = 1;
   #probedAt = 0;
+  /** The ticket to serve next: requests are served in ticket order, so the
+   * requests of one thread keep their order even when a scan reads a later
+   * slot after its request came and an earlier one before its did. */
+  #next: number;
+  /** When the loop began to wait for ticket `#next` (0: not waiting). */
+  #gapSince = 0;
 
   constructor(t: Table) {
     this.#t = t;
@@ -89,6 +102,7 @@ export class Server {
     this.#outbox = new Outbox(t);
     this.#parking = new Parking(this.#outbox);
     this.#objects = new Objects(t, this.#parking, this.#outbox);
+    this.#next = Atomics.load(t.w, TICKET);
   }
 
   /** Runs the loop until the manager is down. */
@@ -163,7 +177,18 @@ export class Server {
     if (order.length > 1) {
       order.sort((x, y) => (tickets[x]! - tickets[y]!) | 0);
     }
-    for (const k of order) this.#takeRequest(ready[k]!, tickets[k]!);
+    for (const k of order) {
+      const ticket = tickets[k]!;
+      if (((ticket - this.#next) | 0) > 0) {
+        // An earlier ticket is not in yet: wait for it, a little.
+        const now = performance.now();
+        if (this.#gapSince === 0) this.#gapSince = now;
+        if (now - this.#gapSince < TICKET_GAP_MS) return true;
+      }
+      this.#gapSince = 0;
+      if (((ticket - this.#next) | 0) >= 0) this.#next = (ticket + 1) | 0;
+      this.#takeRequest(ready[k]!, ticket);
+    }
     return true;
   }
 

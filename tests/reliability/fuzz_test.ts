@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { echo, returnHandler } from "./fixtures/targets.ts";
 import { intIn, mulberry32 } from "./fixtures/prng.ts";
-import { endPool, openPool, within } from "../fixtures/harness.ts";
+import { endPool, openPool, watchTimers, within } from "../fixtures/harness.ts";
 import { Event, Lock, Process, Value } from "@parallel/multiprocessing";
 import { fromWorkerProblem } from "../../lib/_engine/validate.ts";
 import { decodeError } from "../../lib/_shared/error_codec.ts";
@@ -412,7 +412,7 @@ Deno.test("a scoped pool worker sends 10,000 forged messages and trashes its sha
   const value = new Value("i", 41);
   const pool = openPool({ processes: 2, module, permissions: "none" });
   const BURSTS = 40;
-  const timers = setIntervalGap();
+  const timers = watchTimers();
   try {
     // The shared objects reach the hostile worker, which trashes them (their
     // words, and its own liveness table and pid counter).
@@ -462,20 +462,3 @@ Deno.test("a scoped pool worker sends 10,000 forged messages and trashes its sha
     assert.ok(gap < 2_000, `the main thread stalled for ${gap} ms`);
   }
 });
-
-/** The longest gap between ticks of a 20 ms timer, until `stop()`. */
-function setIntervalGap(): { stop(): number } {
-  let last = performance.now();
-  let worst = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    worst = Math.max(worst, now - last);
-    last = now;
-  }, 20);
-  return {
-    stop() {
-      clearInterval(timer);
-      return worst;
-    },
-  };
-}

@@ -17,7 +17,12 @@ import {
   nap,
   WELL_FORMED,
 } from "./fixtures/protocol_targets.ts";
-import { openPool, rejectionOf, within } from "../fixtures/harness.ts";
+import {
+  openPool,
+  rejectionOf,
+  watchTimers,
+  within,
+} from "../fixtures/harness.ts";
 
 const module = new URL("./fixtures/protocol_targets.ts", import.meta.url);
 /** A malformed message must settle its call well within this (ms). */
@@ -25,24 +30,6 @@ const SETTLE_MS = 10_000;
 /** The longest the main thread's timer may be late while a forged message
  * is handled (a forged count of 1e9 stalled it for 15 s before). */
 const MAX_TIMER_GAP_MS = 1_000;
-
-/** Watches the main thread's timers: `stop()` gives the longest gap between
- * two ticks of a 20 ms interval. */
-function watchTimers(): { stop(): number } {
-  let last = performance.now();
-  let worst = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    worst = Math.max(worst, now - last);
-    last = now;
-  }, 20);
-  return {
-    stop() {
-      clearInterval(timer);
-      return Math.max(worst, performance.now() - last);
-    },
-  };
-}
 
 function assertProtocolError(err: unknown, what: string): void {
   assert.ok(err instanceof ProcessError, `${what}: ${Deno.inspect(err)}`);

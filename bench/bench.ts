@@ -9,6 +9,7 @@
 // table of figures and ratios and writes bench/results.json and
 // bench/results.svg.
 
+import { runPeer } from "./_peer.ts";
 import { Pool, Process, transfer } from "../mod.ts";
 import { cube, noop, size, spin } from "./_targets.ts";
 import { Worker as ThreadWorker } from "node:worker_threads";
@@ -250,36 +251,13 @@ function serialCpu(): number {
 
 // ---- peers ----------------------------------------------------------------
 
-async function run(
-  cmd: string,
-  args: string[],
-): Promise<Record<string, number> | null> {
-  try {
-    const out = await new Deno.Command(cmd, {
-      args,
-      stdout: "piped",
-      stderr: "inherit",
-    }).output();
-    const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
-    const last = JSON.parse(lines.at(-1) ?? "null");
-    if (!out.success || last === null || last.skipped) {
-      log(`${cmd} skipped: ${last?.skipped ?? `exit ${out.code}`}`);
-      return null;
-    }
-    return last;
-  } catch (err) {
-    log(`${cmd} skipped: ${(err as Error).message}`);
-    return null;
-  }
-}
-
 async function python(): Promise<Record<string, number> | null> {
   log("python multiprocessing…");
-  return await run("python3", [
+  return await runPeer("python3", [
     new URL("./peers/python_bench.py", HERE).pathname,
     String(N),
     String(REPS),
-  ]);
+  ], log);
 }
 
 async function piscina(): Promise<Record<string, number> | null> {
@@ -299,11 +277,11 @@ async function piscina(): Promise<Record<string, number> | null> {
     }
   }
   log("piscina…");
-  return await run("node", [
+  return await runPeer("node", [
     new URL("./peers/piscina_bench.mjs", HERE).pathname,
     String(N),
     String(REPS),
-  ]);
+  ], log);
 }
 
 // ---- main -----------------------------------------------------------------

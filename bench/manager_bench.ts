@@ -14,6 +14,7 @@
 // python3 is missing). Prints a table: µs per call, and how many times
 // faster than Python.
 
+import { runPeer } from "./_peer.ts";
 import { Manager, Process } from "../mod.ts";
 import { time, timeInProcess } from "./_manager_targets.ts";
 
@@ -77,22 +78,11 @@ async function inProcess(
 
 async function python(): Promise<Record<string, number> | null> {
   const script = new URL("./peers/python_manager.py", import.meta.url);
-  try {
-    const out = await new Deno.Command("python3", {
-      args: [script.pathname, String(N), String(REPS)],
-      stdout: "piped",
-      stderr: "inherit",
-    }).output();
-    const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
-    if (!out.success) {
-      log(`python3 skipped: exit ${out.code}`);
-      return null;
-    }
-    return JSON.parse(lines.at(-1) ?? "null");
-  } catch (err) {
-    log(`python3 skipped: ${(err as Error).message}`);
-    return null;
-  }
+  return await runPeer(
+    "python3",
+    [script.pathname, String(N), String(REPS)],
+    log,
+  );
 }
 
 function fmt(x: number | undefined | null): string {

@@ -16,6 +16,7 @@
 // Python needs `python3` (skipped cleanly when missing). Prints a table and
 // the ratios (ours / Python; for the array, copy time / shared time).
 
+import { runPeer } from "./_peer.ts";
 import {
   Barrier,
   Event,
@@ -191,22 +192,11 @@ function elementAccess(): Record<string, [number, number]> {
 
 async function python(): Promise<Record<string, number> | null> {
   const script = new URL("./peers/python_shared.py", import.meta.url);
-  try {
-    const out = await new Deno.Command("python3", {
-      args: [script.pathname, String(N), String(REPS)],
-      stdout: "piped",
-      stderr: "inherit",
-    }).output();
-    const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
-    if (!out.success) {
-      log(`python3 skipped: exit ${out.code}`);
-      return null;
-    }
-    return JSON.parse(lines.at(-1) ?? "null");
-  } catch (err) {
-    log(`python3 skipped: ${(err as Error).message}`);
-    return null;
-  }
+  return await runPeer(
+    "python3",
+    [script.pathname, String(N), String(REPS)],
+    log,
+  );
 }
 
 function fmt(x: number | undefined): string {

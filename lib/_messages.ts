@@ -393,7 +393,17 @@ export const messages = {
   popEmpty: (): string => `Cannot pop from an empty list`,
   shareableNotLoaded: (brand: string): string =>
     `Cannot call a method of this ${brand}: its class was never loaded in this worker, because the target module imports "@parallel/multiprocessing" only for types, which TypeScript erases; add import "@parallel/multiprocessing"; to the target module`,
+  // Start methods.
+  badStartMethod: (method: unknown): string =>
+    method === "fork"
+      ? `Cannot use the start method "fork": Deno cannot fork a running program; use "forkserver" (the default: a worker started ahead of time, ready in a few ms) or "spawn" (a new worker for each start)`
+      : `Unknown start method ${
+        quote(method)
+      }: use "forkserver" (the default) or "spawn"`,
   // Shared memory.
   allocationFailed: (what: string, bytes: number, fix: string): string =>
     `Cannot allocate ${what}: it needs ${bytes} bytes of shared memory, and the system would not give them; ${fix}`,
+  // Hostile OS-process workers (isolation: "process").
+  childClosedChannel: (ms: number): string =>
+    `it closed its channel to this process and was still running ${ms} ms later, so nothing it did could be reported`,
 } as const;

@@ -24,12 +24,18 @@ import type { IpcEndpoint, IpcPort } from "../_shared/ipc.ts";
 import type { WorkerIdentity } from "../_shared/wire.ts";
 import type { ResourceLimits } from "../process/worker_options.ts";
 import { type ChildCommand, denoExecutable } from "./flags.ts";
+import { protocolError } from "./validate.ts";
 
 const ENTRY = new URL("../_worker/process_entry.ts", import.meta.url).href;
 
 /** After a child's exit, how long its last messages may take to arrive
  * (the channel closes after them). */
 const EXIT_GRACE_MS = 500;
+
+/** How long a child may live on after closing its channel: its own entry
+ * exits at once on a close, so one still running is hostile (or stuck), and
+ * is ended. */
+const CLOSED_CHANNEL_GRACE_MS = 2_000;
 
 /** The `code` of the ProcessError of a child that could not start. */
 export const START_FAILED = "ERR_WORKER_START";
@@ -123,6 +129,8 @@ export function spawnChild(
   let done = false;
   let killed = false;
   let grace: ReturnType<typeof setTimeout> | undefined;
+  /** It closed its channel and did not end: it was ended for it. */
+  let closedAlive = false;
 
   const end = () => {
     if (done) return;
@@ -150,6 +158,11 @@ export function spawnChild(
             cause: startError,
           },
       );
+    } else if (closedAlive) {
+      error = protocolError(
+        name,
+        messages.childClosedChannel(CLOSED_CHANNEL_GRACE_MS),
+      );
     } else if (signal !== null && FATAL_SIGNALS.has(signal)) {
       error = new ProcessError(
         messages.outOfMemory(
@@ -171,10 +184,20 @@ export function spawnChild(
   c.on("message", (msg: unknown) => port.deliver(msg));
   c.on("disconnect", () => {
     disconnected = true;
-    if (exit !== null) end();
+    if (exit !== null) {
+      end();
+      return;
+    }
+    // No message can come any more: a child that lives on is ended.
+    grace = setTimeout(() => {
+      if (exit !== null || done) return;
+      closedAlive = !killed;
+      c.kill("SIGKILL");
+    }, CLOSED_CHANNEL_GRACE_MS);
   });
   c.on("exit", (code: number | null, signal: string | null) => {
     exit = { code, signal };
+    clearTimeout(grace);
     if (disconnected || c.pid === undefined) end();
     else grace = setTimeout(end, EXIT_GRACE_MS);
   });

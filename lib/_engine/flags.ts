@@ -31,7 +31,7 @@ import process from "node:process";
 import { messages } from "../_messages.ts";
 import type { ResolveFlags } from "../_shared/process_flags.ts";
 import type { Permissions, ResourceLimits } from "../process/worker_options.ts";
-import { resolveFlags } from "./parent_flags.ts";
+import { parentPermissions, resolveFlags } from "./parent_flags.ts";
 
 /** Deno's permission names, in the order flags are written. */
 export const PERMISSION_NAMES = [
@@ -98,10 +98,8 @@ function entry(item: unknown, name: PermissionName): string {
 
 /**
  * The permission flags of a child with `permissions`: exactly what was
- * asked, never more than this program holds. "inherit" gives each
- * permission this program holds whole; one it holds in part (a list, or
- * with --deny exceptions) cannot be read back, so the child does without
- * it.
+ * asked, never more than this program holds. "inherit" gives what this
+ * program holds, partial grants included (see `inheritFlags`).
  *
  * @throws {Deno.errors.NotCapable} when asked for more than this program
  * holds.
@@ -130,15 +128,54 @@ export function permissionFlags(permissions: Permissions): string[] {
   return out;
 }
 
+/**
+ * The flags of a child that inherits this program's permissions: each one
+ * held whole, and those held in part (a list, or with --deny exceptions) as
+ * this program's own command line gives them, each list entry checked
+ * against what this program holds (never more). When the command line
+ * cannot be read, a permission held in part is left out.
+ */
+function inheritFlags(): string[] {
+  const held = PERMISSION_NAMES.filter(holdsAll);
+  if (held.length === PERMISSION_NAMES.length) return ["--allow-all"];
+  const out: string[] = [];
+  const parent = parentPermissions();
+  const all = parent?.get("all")?.allow === true;
+  for (const name of PERMISSION_NAMES) {
+    const grant = parent?.get(name);
+    const whole = held.includes(name);
+    if (whole) out.push(`--allow-${name}`);
+    else if (grant !== undefined || all) {
+      const state = Deno.permissions.querySync(
+        { name } as Deno.PermissionDescriptor,
+      );
+      if (state.state === "granted" && (grant?.allow === true || all)) {
+        // All of it but what is denied, below.
+        out.push(`--allow-${name}`);
+      } else if (Array.isArray(grant?.allow)) {
+        const items = grant.allow.filter((item) =>
+          !item.includes(",") &&
+          Deno.permissions.querySync(descriptor(name, item)).state ===
+            "granted"
+        );
+        if (items.length > 0) out.push(`--allow-${name}=${items.join(",")}`);
+      }
+    }
+    // What this program is denied of a permission it holds in part, the
+    // child is denied too (one it lacks is denied whole by the caller).
+    const deny = grant?.deny;
+    if (
+      !whole && Array.isArray(deny) && deny.length > 0 &&
+      out.at(-1)?.startsWith(`--allow-${name}`)
+    ) out.push(`--deny-${name}=${deny.join(",")}`);
+  }
+  return out;
+}
+
 /** The --allow flags of `permissions`. */
 function grantFlags(permissions: Permissions): string[] {
   if (permissions === "none") return [];
-  if (permissions === "inherit") {
-    const held = PERMISSION_NAMES.filter(holdsAll);
-    return held.length === PERMISSION_NAMES.length
-      ? ["--allow-all"]
-      : held.map((name) => `--allow-${name}`);
-  }
+  if (permissions === "inherit") return inheritFlags();
   const out: string[] = [];
   for (const [key, value] of Object.entries(permissions)) {
     if (!(PERMISSION_NAMES as readonly string[]).includes(key)) {

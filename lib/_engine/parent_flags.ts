@@ -5,8 +5,13 @@
 // found for it. Used by flags.ts, which builds the child's command line (see
 // there for why the command line can be read only with -A).
 //
+// Its permission flags, for a child with permissions "inherit", are read
+// here too (`parentPermissions`): from the command line when this program
+// may read it, else through a helper process (see `helperCommandLine`).
+//
 // Imports lib/_shared/process_flags.ts and unstable_flag.ts.
 
+import process from "node:process";
 import { ownFlags, type ResolveFlags } from "../_shared/process_flags.ts";
 import { findConfig } from "./unstable_flag.ts";
 
@@ -131,6 +136,173 @@ export function parseCommandLine(
     }
   }
   return { flags, v8 };
+}
+
+/** Short permission flags and the permission each stands for ("A" is all). */
+const SHORT_PERMISSIONS: Readonly<Record<string, string>> = {
+  A: "all",
+  R: "read",
+  W: "write",
+  N: "net",
+  E: "env",
+  S: "sys",
+  I: "import",
+};
+
+/** Permissions whose list entries are paths (made absolute for a child). */
+const PATH_PERMISSIONS: ReadonlySet<string> = new Set([
+  "read",
+  "write",
+  "ffi",
+]);
+
+/** What a command line grants and denies of one permission: `true` for
+ * all of it, else the listed entries. */
+export interface PermissionGrant {
+  allow?: true | string[];
+  deny?: true | string[];
+}
+
+/** Adds `items` (undefined: all) to `grant[side]`. */
+function addGrant(
+  grant: PermissionGrant,
+  side: "allow" | "deny",
+  items: string[] | undefined,
+): void {
+  const had = grant[side];
+  if (items === undefined || had === true) {
+    grant[side] = true;
+    return;
+  }
+  grant[side] = [...(had ?? []), ...items];
+}
+
+/**
+ * The permission flags of `args` (a Deno command line, as
+ * `parseCommandLine` takes it): what each permission allows and denies.
+ * `undefined` when they cannot be known (a permission set, `-P`, names
+ * them in a config file). Exported for tests.
+ */
+export function parsePermissions(
+  args: readonly string[],
+): Map<string, PermissionGrant> | undefined {
+  const out = new Map<string, PermissionGrant>();
+  const grant = (name: string) => {
+    let g = out.get(name);
+    if (g === undefined) out.set(name, g = {});
+    return g;
+  };
+  let i = 1;
+  let sub = "run";
+  const first = args[1];
+  if (first === undefined) return out;
+  if (!first.startsWith("-")) {
+    if (!SCRIPT_COMMANDS.has(first) && !FILE_COMMANDS.has(first)) return out;
+    sub = first;
+    i = 2;
+  }
+  const stopAtScript = !FILE_COMMANDS.has(sub);
+  for (; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--") break;
+    if (!arg.startsWith("-")) {
+      if (stopAtScript) break;
+      continue;
+    }
+    if (VALUE_FLAGS.has(arg)) {
+      i++;
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    const items = eq === -1
+      ? undefined
+      : arg.slice(eq + 1).split(",").filter((x) => x !== "");
+    if (flag === "-P" || flag === "--permission-set") return undefined;
+    if (flag === "--allow-all") {
+      addGrant(grant("all"), "allow", undefined);
+      continue;
+    }
+    const long = /^--(allow|deny)-([a-z]+)$/.exec(flag);
+    if (long !== null) {
+      addGrant(grant(long[2]!), long[1] as "allow" | "deny", items);
+      continue;
+    }
+    // -A, -R, -R=/tmp, -RWE
+    if (/^-[A-Z]+$/.test(flag)) {
+      const letters = flag.slice(1);
+      if (![...letters].every((l) => l in SHORT_PERMISSIONS)) continue;
+      for (const l of letters) {
+        addGrant(
+          grant(SHORT_PERMISSIONS[l]!),
+          "allow",
+          letters.length === 1 ? items : undefined,
+        );
+      }
+    }
+  }
+  // Relative paths resolve against the working folder, as Deno resolved
+  // them when the program started.
+  for (const [name, g] of out) {
+    if (!PATH_PERMISSIONS.has(name)) continue;
+    for (const side of ["allow", "deny"] as const) {
+      const v = g[side];
+      if (Array.isArray(v)) g[side] = v.map(absolute);
+    }
+  }
+  return out;
+}
+
+/**
+ * This program's command line, read by a helper: a `deno eval` that may
+ * read only /proc/<this pid>/cmdline (any process of the same user may
+ * read it; Deno's permissions keep this one from it). It needs permission
+ * to run the Deno executable, which a child process needs anyway. Costs one
+ * short process (~0.15 s), once.
+ */
+function helperCommandLine(): string[] | undefined {
+  if (Deno.build.os !== "linux") return undefined;
+  const exec = process.execPath;
+  if (
+    Deno.permissions.querySync({ name: "run", command: exec }).state !==
+      "granted"
+  ) return undefined;
+  const path = `/proc/${Deno.pid}/cmdline`;
+  try {
+    const out = new Deno.Command(exec, {
+      args: [
+        "eval",
+        "--no-config",
+        "--no-prompt",
+        `--allow-read=${path}`,
+        `Deno.stdout.writeSync(Deno.readFileSync(${JSON.stringify(path)}))`,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    if (!out.success) return undefined;
+    const args = new TextDecoder().decode(out.stdout).split("\0");
+    if (args.at(-1) === "") args.pop();
+    return args.length > 0 ? args : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let permissionsRead = false;
+let parentGrants: Map<string, PermissionGrant> | undefined;
+
+/**
+ * What this program's own command line grants and denies, per permission
+ * (read once); `undefined` when it cannot be known.
+ */
+export function parentPermissions(): Map<string, PermissionGrant> | undefined {
+  if (permissionsRead) return parentGrants;
+  permissionsRead = true;
+  const args = commandLine() ?? helperCommandLine();
+  parentGrants = args === undefined ? undefined : parsePermissions(args);
+  return parentGrants;
 }
 
 /** This program's command line, when Deno lets it be read (with -A). */

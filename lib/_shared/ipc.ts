@@ -20,7 +20,11 @@
 import * as types from "node:util/types";
 import { messages } from "../_messages.ts";
 import { BRAND, isProcessSafe } from "./shareable.ts";
-import { forChildProcess, handleManagerMessage } from "./manager_link.ts";
+import {
+  forChildProcess,
+  handleManagerMessage,
+  MANAGER_REPLY,
+} from "./manager_link.ts";
 
 /** How deeply nested a value may be: V8's serializer would fail on a much
  * deeper one in a later turn, which Deno turns into the end of the program. */
@@ -262,7 +266,8 @@ export class IpcPort {
   /**
    * Makes a port; messages wait until {@linkcode IpcPort.attach}.
    *
-   * @param sharedAsTypeError See {@linkcode checkIpc}.
+   * @param sharedAsTypeError See {@linkcode checkIpc}: true on the main
+   * side, for the port to a child process (which may run hostile code).
    */
   constructor(sharedAsTypeError: boolean) {
     this.#sharedAsTypeError = sharedAsTypeError;
@@ -350,8 +355,15 @@ export class IpcPort {
       this.#up = true;
       return;
     }
-    // A Manager's requests and replies (manager_link.ts).
-    if (handleManagerMessage(msg, (m) => this.postMessage(m))) return;
+    // A Manager's requests and replies (manager_link.ts). Only a parent
+    // replies: a reply from a child (hostile code writing on its channel)
+    // would answer this process's own requests to its parent, so it goes on
+    // to `onmessage`, whose check refuses it as a malformed message.
+    if (
+      !(this.#sharedAsTypeError &&
+        (msg as { $ipc?: unknown } | null)?.$ipc === MANAGER_REPLY) &&
+      handleManagerMessage(msg, (m) => this.postMessage(m))
+    ) return;
     this.onmessage?.({ data: msg });
   }
 

@@ -24,6 +24,12 @@ import {
   square,
 } from "../fixtures/isolation_targets.ts";
 import {
+  ownPid,
+  segfault,
+  selfAbort,
+  square as square2,
+} from "../fixtures/crash_targets.ts";
+import {
   finish,
   fixture,
   isZombie,
@@ -399,3 +405,86 @@ Deno.test('Pool({ isolation: "process" }) whose worker cannot start rejects with
   await assert.rejects(within(pool.map(square, [1]), 1_000), ProcessError);
   assert.ok(performance.now() - t0 < 20_000);
 });
+
+Deno.test('Pool({ isolation: "process", permissions: "inherit" }) in a program with partial grants gives the child exactly those', async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir());
+  try {
+    await Deno.writeTextFile(`${dir}/inside.txt`, "inside");
+    const r = await runDeno([
+      "run",
+      "--no-prompt",
+      `--allow-read=${ROOT_DIR},${dir}`,
+      "--allow-env",
+      `--allow-run=${Deno.execPath()}`,
+      "--allow-net=127.0.0.1:9",
+      "tests/fixtures/inherit_main.ts",
+      dir,
+    ], { timeout: 30_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const line = /^child (.*)$/m.exec(r.stdout);
+    assert.ok(line, r.stdout + r.stderr);
+    const seen = JSON.parse(line[1]!);
+    // Whole: env only. Lists: read, run, net. Nothing else. (With a run
+    // grant, Deno shows a --deny-ed permission as "prompt": not granted,
+    // and never asked under --no-prompt.)
+    const { whole, parts } = seen as {
+      whole: Record<string, string>;
+      parts: string[];
+    };
+    assert.equal(whole.env, "granted");
+    for (const name of ["read", "net", "run"]) {
+      assert.equal(whole[name], "prompt", `${name}: ${Deno.inspect(whole)}`);
+    }
+    for (const name of ["write", "sys", "ffi", "import"]) {
+      assert.notEqual(whole[name], "granted", `${name} is granted`);
+    }
+    assert.deepEqual(parts.map((p) => p === "granted"), [
+      true, // read inside dir
+      false, // read /etc
+      true, // run deno
+      false, // run ls
+      true, // net 127.0.0.1:9
+      false, // net 127.0.0.1:10
+      false, // write inside dir
+    ]);
+    assert.equal(seen.inside, "inside");
+    assert.equal(seen.outside, "NotCapable");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// ---- native crashes ----------------------------------------------------------------
+
+const crashModule = fixture("crash_targets.ts");
+
+for (
+  const [how, target, code] of [
+    ["SIGABRT sent to itself", selfAbort, -6],
+    ["a segmentation fault in native code (FFI)", segfault, -11],
+  ] as const
+) {
+  Deno.test(`isolation "process": ${how} ends the Process with exitCode ${code}, and fails only its pool task; a new worker replaces it`, async () => {
+    const p = new Process({ target, module: crashModule, isolation });
+    p.start();
+    await finish(p);
+    assert.equal(p.exitCode, code);
+    await using pool = new Pool({
+      processes: 1,
+      module: crashModule,
+      isolation,
+    });
+    const before = await within(pool.apply(ownPid));
+    const err = await rejectionOf(pool.apply(target));
+    assert.ok(err instanceof ProcessError, String(err));
+    assert.equal(err.exitCode, code);
+    // The message names the worker, how it ended and the task it ran.
+    assert.match(err.message, new RegExp(`exit code ${code}`));
+    assert.match(err.message, new RegExp(target.name));
+    assert.match(err.message, /replaced it/);
+    const after = await within(pool.apply(ownPid));
+    assert.notEqual(after, before, "the worker was not replaced");
+    assert.ok(!pidExists(before), `the crashed worker ${before} lives on`);
+    assert.deepEqual(await within(pool.map(square2, [2, 3])), [4, 9]);
+  });
+}

@@ -462,3 +462,43 @@ Deno.test("a scoped pool worker sends 10,000 forged messages and trashes its sha
     assert.ok(gap < 2_000, `the main thread stalled for ${gap} ms`);
   }
 });
+
+Deno.test('a scoped pool worker with isolation: "process" writes 10,000 forged messages on its raw IPC channel: every call settles and the pool goes on', async () => {
+  // A child OS process writes with node:process's send(), past the
+  // library's checks (shared objects cannot reach it: none are handed).
+  const seed = fuzzSeed();
+  console.log(`FUZZ_SEED=${seed}`);
+  const module = new URL("./fixtures/protocol_targets.ts", import.meta.url);
+  const pool = openPool({
+    processes: 2,
+    module,
+    permissions: "none",
+    isolation: "process",
+  });
+  const BURSTS = 20;
+  const timers = watchTimers();
+  try {
+    const calls: Promise<unknown>[] = [];
+    for (let b = 0; b < BURSTS; b++) {
+      calls.push(pool.apply(fuzzBurst, [seed + b, FORGED / BURSTS]));
+      calls.push(pool.apply(protocolInc, [b]));
+    }
+    const settled = await within(
+      Promise.allSettled(calls),
+      60_000,
+      "every call to settle",
+    );
+    const rejected = settled.filter((s) => s.status === "rejected").length;
+    console.log(`calls: ${settled.length}, rejected: ${rejected}`);
+    assert.ok(rejected > 0, "no forgery ended a worker");
+    assert.deepEqual(
+      await within(pool.map(protocolInc, [1, 2, 3, 4, 5], 1), 15_000),
+      [2, 3, 4, 5, 6],
+    );
+  } finally {
+    const gap = timers.stop();
+    pool.close();
+    await within(pool.join(), 15_000, "join");
+    assert.ok(gap < 2_000, `the main thread stalled for ${gap} ms`);
+  }
+});

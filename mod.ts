@@ -41,6 +41,12 @@ export {
 export { exit } from "./lib/process/exit.ts";
 export { Process, type ProcessOptions } from "./lib/process/process.ts";
 export {
+  getAllStartMethods,
+  getStartMethod,
+  setStartMethod,
+  type StartMethod,
+} from "./lib/process/start_method.ts";
+export {
   type Isolation,
   type Permissions,
   type ResourceLimits,

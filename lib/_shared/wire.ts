@@ -110,6 +110,15 @@ export interface ExitMessage {
   readonly error?: WireError;
 }
 
+/** main → a thread worker started idle (its parentPort): its target.
+ * A warm standby thread gets it when it is taken. */
+export interface AssignMessage {
+  readonly t: "assign";
+  readonly identity: WorkerIdentity;
+  readonly module: string;
+  readonly port: MessagePort;
+}
+
 /** main → hub: start a scoped worker, or end one. */
 export type HubRequest =
   | {

@@ -392,7 +392,7 @@ export const messages = {
       }`,
   popEmpty: (): string => `Cannot pop from an empty list`,
   shareableNotLoaded: (brand: string): string =>
-    `Cannot call a method of this ${brand}: its class was never loaded in this worker, because the target module imports "@parallel/multiprocessing" only for types, which TypeScript erases; add import "@parallel/multiprocessing"; to the target module`,
+    `Cannot call a method of this ${brand}: its class was never loaded in this worker, because the target module imports "@parallel/multiprocessing" only for types, which TypeScript erases, and this worker may not read the library to load it (scoped permissions); add import "@parallel/multiprocessing"; to the target module`,
   // Start methods.
   badStartMethod: (method: unknown): string =>
     method === "fork"

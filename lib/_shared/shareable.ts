@@ -81,9 +81,87 @@ function unloaded(brand: string): object {
 }
 
 /**
+ * The module that defines each shareable class, relative to this file. A
+ * worker whose target module imports the library for types only (which
+ * TypeScript erases) has loaded none of them: `revive` then loads the
+ * classes of the shareables it meets, and only those, instead of the whole
+ * library up front. tests/sync/lazy_shareables_test.ts checks that every
+ * registered class is here.
+ */
+export const SHAREABLE_MODULES: Readonly<Record<string, string>> = {
+  Barrier: "../sync/barrier.ts",
+  BoundedSemaphore: "../sync/semaphore.ts",
+  Condition: "../sync/condition.ts",
+  Connection: "../queues/pipe.ts",
+  DictProxy: "../managers/dict_proxy.ts",
+  Event: "../sync/event.ts",
+  JoinableQueue: "../queues/joinable_queue.ts",
+  ListProxy: "../managers/list_proxy.ts",
+  Lock: "../sync/lock.ts",
+  LockProxy: "../managers/lock_proxy.ts",
+  NamespaceProxy: "../managers/namespace_proxy.ts",
+  Queue: "../queues/queue.ts",
+  QueueProxy: "../managers/queue_proxy.ts",
+  RLock: "../sync/rlock.ts",
+  Semaphore: "../sync/semaphore.ts",
+  SharedArray: "../sync/shared_array.ts",
+  SimpleQueue: "../queues/simple_queue.ts",
+  Value: "../sync/value.ts",
+};
+
+/** Brand → the load of its class's module, once started. */
+const loads = new Map<string, Promise<void>>();
+/** Brands whose load settled: loaded, or refused for good. */
+const tried = new Set<string>();
+/** Objects revived before their class loaded, by brand. */
+const waiting = new Map<string, object[]>();
+/** Loads not yet settled. */
+let pending = 0;
+let settled: Promise<void> | undefined;
+
+/** Starts loading the class of `brand` (once), for `value`. */
+function load(brand: string, value: object): void {
+  const path = SHAREABLE_MODULES[brand];
+  if (path === undefined || tried.has(brand)) return;
+  const objects = waiting.get(brand);
+  if (objects !== undefined) objects.push(value);
+  else waiting.set(brand, [value]);
+  if (loads.has(brand)) return;
+  pending++;
+  const url = new URL(path, import.meta.url).href;
+  const done = import(url).then(
+    () => {
+      const proto = registry().get(brand);
+      for (const o of waiting.get(brand) ?? []) {
+        if (proto !== undefined) Object.setPrototypeOf(o, proto);
+      }
+    },
+    // A worker that may not read the library (scoped permissions) keeps
+    // the placeholder prototype, whose methods say what to import.
+    () => {},
+  ).finally(() => {
+    tried.add(brand);
+    waiting.delete(brand);
+    pending--;
+  });
+  loads.set(brand, done);
+  settled = Promise.all(loads.values()).then(() => {});
+}
+
+/**
+ * Resolves once the classes that `revive` started loading have loaded (or
+ * failed to); undefined when none is loading, which is the common case:
+ * call `revive`, then await this before the values are used.
+ */
+export function shareablesLoaded(): Promise<void> | undefined {
+  return pending === 0 ? undefined : settled;
+}
+
+/**
  * Restores the prototypes of branded objects in `value` (up to
  * `REVIVE_DEPTH` levels of arrays, plain objects, Map values and Set
- * members). Cheap for primitives.
+ * members). Cheap for primitives. A class this isolate never loaded starts
+ * loading (see `shareablesLoaded`).
  */
 export function revive<T>(value: T, depth = 0): T {
   if (value === null || typeof value !== "object" || depth > REVIVE_DEPTH) {
@@ -91,7 +169,11 @@ export function revive<T>(value: T, depth = 0): T {
   }
   const brand = (value as Record<string, unknown>)[BRAND];
   if (typeof brand === "string") {
-    const proto = registry().get(brand) ?? unloaded(brand);
+    let proto = registry().get(brand);
+    if (proto === undefined) {
+      proto = unloaded(brand);
+      load(brand, value as object);
+    }
     if (Object.getPrototypeOf(value) !== proto) {
       Object.setPrototypeOf(value, proto);
     }

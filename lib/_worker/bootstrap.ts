@@ -16,7 +16,7 @@
 
 import { context } from "../_shared/context.ts";
 import { messages } from "../_messages.ts";
-import { revive } from "../_shared/shareable.ts";
+import { revive, shareablesLoaded } from "../_shared/shareable.ts";
 import type {
   ExitMessage,
   FnRef,
@@ -120,7 +120,9 @@ async function runProcess(msg: RunMessage): Promise<void> {
   if (ns === null) return;
   try {
     const fn = lookup(ns, msg.fn);
-    await fn(...revive(msg.args));
+    const args = revive(msg.args);
+    await shareablesLoaded();
+    await fn(...args);
   } catch (err) {
     reportExit(1, err);
     return;

@@ -8,7 +8,7 @@
 
 import { classError, cloneError, findClassInstance } from "../_shared/clone.ts";
 import { unwrapTransfer } from "../_shared/transferables.ts";
-import { revive } from "../_shared/shareable.ts";
+import { revive, shareablesLoaded } from "../_shared/shareable.ts";
 import type {
   ChunkMessage,
   FnMessage,
@@ -94,7 +94,9 @@ export class TaskRunner {
     this.#initializing = (async () => {
       try {
         const fn = await this.#resolve(init.fn);
-        await fn(...revive(init.args));
+        const args = revive(init.args);
+        await shareablesLoaded();
+        await fn(...args);
         this.#initialized = true;
         return true;
       } catch (err) {
@@ -230,10 +232,13 @@ export class TaskRunner {
     const out: unknown[] = [];
     for (let i = 0; i < items.length; i++) {
       let v: unknown;
+      const arg = revive(items[i]);
+      // A shareable whose class this worker never loaded: it loads first.
+      if (shareablesLoaded() !== undefined) {
+        return this.#runAsync(task, t0, i, out);
+      }
       try {
-        v = task.s === 1
-          ? fn(...revive(items[i] as unknown[]))
-          : fn(revive(items[i]));
+        v = task.s === 1 ? fn(...arg as unknown[]) : fn(arg);
       } catch (err) {
         this.#fail(task, i, err, t0);
         return undefined;
@@ -265,9 +270,10 @@ export class TaskRunner {
         i++;
       }
       for (; i < items.length; i++) {
-        let v = task.s === 1
-          ? fn(...revive(items[i] as unknown[]))
-          : fn(revive(items[i]));
+        const arg = revive(items[i]);
+        const loading = shareablesLoaded();
+        if (loading !== undefined) await loading;
+        let v = task.s === 1 ? fn(...arg as unknown[]) : fn(arg);
         if (isThenable(v)) v = await v;
         out.push(v);
       }

@@ -21,7 +21,8 @@ import { constants } from "node:os";
 import { ProcessError } from "../errors.ts";
 import { messages } from "../_messages.ts";
 import type { IpcEndpoint, IpcPort } from "../_shared/ipc.ts";
-import type { WorkerIdentity } from "../_shared/wire.ts";
+import type { ChildAssign, WorkerIdentity } from "../_shared/wire.ts";
+
 import type { ResourceLimits } from "../process/worker_options.ts";
 import { type ChildCommand, denoExecutable } from "./flags.ts";
 import { protocolError } from "./validate.ts";
@@ -81,6 +82,85 @@ function entryUrl(spec: ChildSpec): string {
   return "data:text/javascript," + encodeURIComponent(src);
 }
 
+/** The data: URL of a warm child's entry: it waits for its target. */
+function warmEntryUrl(command: ChildCommand): string {
+  const src = `import { awaitAssign } from ${JSON.stringify(ENTRY)};\n` +
+    `awaitAssign(${JSON.stringify(command.resolve)});\n`;
+  return "data:text/javascript," + encodeURIComponent(src);
+}
+
+/** Starts `deno` with `args` on `entry`, with an IPC channel. */
+function forkEntry(entry: string, args: readonly string[]): ChildProcess {
+  return fork(entry, [], {
+    execArgv: [...args],
+    serialization: "advanced",
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+}
+
+/**
+ * Whether a child started with `command` can wait warm: it imports its
+ * target module by a URL it learns later, which needs read access, and it
+ * takes the parent's environment then, which needs env access.
+ */
+export function canWarm(command: ChildCommand): boolean {
+  const a = command.args;
+  const all = a.includes("--allow-all") || a.includes("-A");
+  return all || (a.includes("--allow-read") && a.includes("--allow-env"));
+}
+
+/**
+ * A child started ahead of time (the start method "forkserver"): it loads
+ * the library and waits for its target, which `spawnChild` gives it. It
+ * does not keep the program alive.
+ */
+export class IdleChild {
+  readonly #child: ChildProcess | undefined;
+  #ended = false;
+  readonly #onEnd = () => this.#ended = true;
+
+  /** Starts a warm child with `command` (see {@linkcode canWarm}). */
+  constructor(command: ChildCommand) {
+    let child: ChildProcess | undefined;
+    try {
+      child = forkEntry(warmEntryUrl(command), command.args);
+    } catch {
+      this.#ended = true;
+    }
+    this.#child = child;
+    if (child === undefined) return;
+    endpoint(child).unref();
+    child.once("exit", this.#onEnd);
+    child.once("disconnect", this.#onEnd);
+    child.once("error", this.#onEnd);
+  }
+
+  /** True once it has ended by itself. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Ends it. */
+  end(): void {
+    this.#ended = true;
+    try {
+      this.#child?.kill("SIGKILL");
+    } catch {
+      // it has ended already
+    }
+  }
+
+  /** Its process, for `spawnChild`, sent its target. */
+  take(assign: ChildAssign): ChildProcess {
+    const c = this.#child!;
+    for (const event of ["exit", "disconnect", "error"]) {
+      c.off(event, this.#onEnd);
+    }
+    c.send({ $assign: assign } as never);
+    return c;
+  }
+}
+
 /** The channel of `child` as an IPC endpoint. */
 function endpoint(child: ChildProcess): IpcEndpoint {
   return {
@@ -108,17 +188,21 @@ export function spawnChild(
   spec: ChildSpec,
   port: IpcPort,
   onEnd: (code: number, error: unknown) => void,
+  warm?: IdleChild,
 ): ChildHandle {
   const name = spec.identity.name;
   const args = spec.command.args;
   let child: ChildProcess | undefined;
   let startError: unknown;
   try {
-    child = fork(entryUrl(spec), [], {
-      execArgv: [...args],
-      serialization: "advanced",
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
+    child = warm !== undefined
+      ? warm.take({
+        identity: spec.identity,
+        module: spec.module,
+        env: Deno.env.toObject(),
+        cwd: Deno.cwd(),
+      })
+      : forkEntry(entryUrl(spec), args);
   } catch (err) {
     startError = err;
   }

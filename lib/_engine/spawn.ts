@@ -14,7 +14,7 @@ import type {
   Permissions,
   ResourceLimits,
 } from "../process/worker_options.ts";
-import { spawnChild } from "./child.ts";
+import { canWarm, IdleChild, spawnChild } from "./child.ts";
 import type { ChildCommand } from "./flags.ts";
 import { refillStandby, takeStandby } from "./standby.ts";
 import { IdleThread, type OnDeath, threadEnvCopied } from "./thread_spawn.ts";
@@ -75,6 +75,35 @@ function spawnThread(
   );
 }
 
+/** Starts an OS process that runs `spec`: a warm one from the standby when
+ * its command allows (see `canWarm`), else a new one. Its kind (its command
+ * line) is refilled when it ends, as a thread's is. */
+function spawnProcess(
+  spec: WorkerSpec,
+  port: IpcPort,
+  onDeath: OnDeath,
+): WorkerHandle {
+  const command = spec.command!;
+  const key = `process ${JSON.stringify(command.args)}`;
+  const warm = canWarm(command)
+    ? takeStandby(key, () => new IdleChild(command))
+    : undefined;
+  return spawnChild(
+    {
+      identity: spec.identity,
+      module: spec.module,
+      resourceLimits: spec.resourceLimits,
+      command,
+    },
+    port,
+    (code, error) => {
+      refillStandby(key);
+      onDeath(code, error);
+    },
+    warm,
+  );
+}
+
 /**
  * Starts a worker that runs `spec` and talks over `port`. An OS process
  * starts as child.ts says (its end is reported to `onDeath` even after
@@ -86,16 +115,7 @@ export function spawnWorker(
   onDeath: OnDeath,
 ): WorkerHandle {
   if (spec.isolation === "process") {
-    return spawnChild(
-      {
-        identity: spec.identity,
-        module: spec.module,
-        resourceLimits: spec.resourceLimits,
-        command: spec.command!,
-      },
-      workerPort as IpcPort,
-      onDeath,
-    );
+    return spawnProcess(spec, workerPort as IpcPort, onDeath);
   }
   const port = workerPort as MessagePort;
   if (spec.permissions === "inherit") return spawnThread(spec, port, onDeath);

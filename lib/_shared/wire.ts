@@ -119,6 +119,16 @@ export interface AssignMessage {
   readonly port: MessagePort;
 }
 
+/** main → a warm child process (lib/_engine/child.ts), on its channel as
+ * `{ $assign }`: its target, and the parent's environment and working
+ * folder as they are when it is taken. */
+export interface ChildAssign {
+  readonly identity: WorkerIdentity;
+  readonly module: string;
+  readonly env: Record<string, string>;
+  readonly cwd: string;
+}
+
 /** main → hub: start a scoped worker, or end one. */
 export type HubRequest =
   | {

@@ -19,7 +19,7 @@ import process from "node:process";
 import { IPC_UP, IpcPort } from "../_shared/ipc.ts";
 import { linkOver, setManagerLink } from "../_shared/manager_link.ts";
 import { type ResolveFlags, setOwnFlags } from "../_shared/process_flags.ts";
-import type { WorkerIdentity } from "../_shared/wire.ts";
+import type { ChildAssign, WorkerIdentity } from "../_shared/wire.ts";
 import { messages } from "../_messages.ts";
 import {
   attach,
@@ -73,7 +73,10 @@ let realExit: (code?: number) => never = Deno.exit;
  * keeps the process alive, which is no matter: every end of a child is an
  * explicit exit (see the top of this file).
  */
+let watching = false;
 function startWatchdog(parent: number): void {
+  if (watching) return;
+  watching = true;
   const src = `setInterval(() => {\n` +
     `  if (Deno.ppid !== ${parent}) Deno.kill(Deno.pid, "SIGKILL");\n` +
     `}, ${PARENT_POLL_MS});\n`;
@@ -156,6 +159,49 @@ export function startChild(
   // A Manager's proxies here reach their manager through the parent.
   setManagerLink(linkOver((msg) => port.postMessage(msg)));
   startWatchdog(Deno.ppid);
+}
+
+/** What a warm child loads while it waits: the library's public entry. */
+const LIBRARY = new URL("../../mod.ts", import.meta.url).href;
+
+/**
+ * The entry of a warm child (started ahead of time, with read and env
+ * access): it waits for its target on the channel, takes the parent's
+ * environment and folder as they are then, starts as `startChild()` does,
+ * and imports the target module. It loads the library while it waits.
+ * Until then it ends when its parent does.
+ *
+ * @param flags As for {@linkcode startChild}.
+ */
+export function awaitAssign(flags: ResolveFlags): void {
+  const orphaned = () => Deno.exit(0);
+  const onAssign = (msg: unknown) => {
+    const assign = (msg as { $assign?: ChildAssign } | null)?.$assign;
+    if (assign === undefined) return;
+    process.off("message", onAssign);
+    process.off("disconnect", orphaned);
+    startChild(assign.identity, assign.module, flags);
+    try {
+      for (const key of Object.keys(Deno.env.toObject())) {
+        if (!(key in assign.env)) Deno.env.delete(key);
+      }
+      for (const [key, value] of Object.entries(assign.env)) {
+        Deno.env.set(key, value);
+      }
+      Deno.chdir(assign.cwd);
+    } catch (err) {
+      loaded(null, err);
+      return;
+    }
+    import(assign.module).then(
+      (ns) => loaded(ns),
+      (err) => loaded(null, err),
+    );
+  };
+  process.on("message", onAssign);
+  process.on("disconnect", orphaned);
+  startWatchdog(Deno.ppid);
+  import(LIBRARY).catch(() => {});
 }
 
 /** The target module finished loading (or failed to, with `error`). */

@@ -11,6 +11,7 @@
 // code writes with node:process's `send`, past the library's checks; the
 // tests at the end are what only such a channel allows (closing it while
 // the process lives on, control messages, floods, sizes).
+import { allowWorkerUnref } from "../../lib/_engine/web_spawn.ts";
 import assert from "node:assert/strict";
 import { Process, ProcessError } from "@parallel/multiprocessing";
 import {
@@ -175,44 +176,54 @@ for (const isolation of ISOLATIONS) {
   });
 }
 
-Deno.test("a scoped daemon that sends null to the hub thread ends alone; the hub and its other daemons go on", async () => {
-  // The benign daemon runs through the whole attack.
-  const benign = new Process({
-    target: nap,
-    args: [1_500, 0],
-    module,
-    permissions: "none",
-    daemon: true,
+// A scoped daemon starts unreferenced, directly; where Deno cannot
+// unreference a web Worker, through the hub thread (forced here).
+for (const hub of [false, true]) {
+  const via = hub ? "through the hub thread" : "directly";
+  Deno.test(`a scoped daemon started ${via} that sends null before its port ends alone; the other daemons go on`, async () => {
+    const allowed = allowWorkerUnref(!hub);
+    try {
+      // The benign daemon runs through the whole attack.
+      const benign = new Process({
+        target: nap,
+        args: [1_500, 0],
+        module,
+        permissions: "none",
+        daemon: true,
+      });
+      benign.start();
+      const hostile = new Process({
+        target: forgeOnScopeAndWait,
+        args: [30_000],
+        module,
+        permissions: "none",
+        daemon: true,
+      });
+      hostile.start();
+      await hostile.join(SETTLE_MS * 2);
+      if (hostile.isAlive()) hostile.kill();
+      assert.equal(hostile.exitCode, 1);
+      assertProtocolError(hostile.error, `null sent ${via}`);
+      await benign.join(SETTLE_MS * 2);
+      if (benign.isAlive()) benign.kill();
+      assert.equal(benign.exitCode, 0, Deno.inspect(benign.error));
+      // A new daemon starts the same way.
+      const after = new Process({
+        target: inc,
+        args: [1],
+        module,
+        permissions: "none",
+        daemon: true,
+      });
+      after.start();
+      await after.join(SETTLE_MS * 2);
+      if (after.isAlive()) after.kill();
+      assert.equal(after.exitCode, 0, Deno.inspect(after.error));
+    } finally {
+      allowWorkerUnref(allowed);
+    }
   });
-  benign.start();
-  const hostile = new Process({
-    target: forgeOnScopeAndWait,
-    args: [30_000],
-    module,
-    permissions: "none",
-    daemon: true,
-  });
-  hostile.start();
-  await hostile.join(SETTLE_MS * 2);
-  if (hostile.isAlive()) hostile.kill();
-  assert.equal(hostile.exitCode, 1);
-  assertProtocolError(hostile.error, "null to the hub");
-  await benign.join(SETTLE_MS * 2);
-  if (benign.isAlive()) benign.kill();
-  assert.equal(benign.exitCode, 0, Deno.inspect(benign.error));
-  // A new daemon starts on the same hub.
-  const after = new Process({
-    target: inc,
-    args: [1],
-    module,
-    permissions: "none",
-    daemon: true,
-  });
-  after.start();
-  await after.join(SETTLE_MS * 2);
-  if (after.isAlive()) after.kill();
-  assert.equal(after.exitCode, 0, Deno.inspect(after.error));
-});
+}
 
 // ---- what only a child process's channel allows (isolation: "process") ------
 

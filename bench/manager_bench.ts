@@ -12,14 +12,24 @@
 // against Python 3's Manager().dict() from the main process and from a
 // child Process (bench/peers/python_manager.py; skipped cleanly when
 // python3 is missing). Prints a table: µs per call, and how many times
-// faster than Python.
+// faster than Python. Then the raw floors of the same run
+// (bench/_manager_floors.ts): the bare mechanisms a call rides on, or could,
+// with no manager code, so that each figure reads against what the machine
+// allows at the time (set MANAGER_BENCH_FLOORS=0 to skip them).
 
 import { runPeer } from "./_peer.ts";
 import { Manager, Process } from "../mod.ts";
 import { time, timeInProcess } from "./_manager_targets.ts";
+import {
+  atomicsFloor,
+  fifoFloor,
+  ipcFloor,
+  mmapFloor,
+} from "./_manager_floors.ts";
 
 const N = Number(Deno.env.get("MANAGER_BENCH_N") ?? 20_000);
 const REPS = Number(Deno.env.get("MANAGER_BENCH_REPS") ?? 3);
+const FLOORS = Deno.env.get("MANAGER_BENCH_FLOORS") !== "0";
 const module = new URL("./_manager_targets.ts", import.meta.url);
 
 /** Speed-ups the project aims for, against Python (see docs/shared_state.md). */
@@ -76,6 +86,50 @@ async function inProcess(
   }
 }
 
+/** The median of REPS runs of a raw floor (null when it cannot run). */
+async function floorOf(
+  name: string,
+  fn: () => Promise<number | null>,
+): Promise<[string, number | null]> {
+  const runs: number[] = [];
+  for (let i = 0; i < REPS; i++) {
+    const us = await fn().catch((err) => {
+      log(`floor "${name}" skipped: ${(err as Error).message}`);
+      return null;
+    });
+    if (us === null) return [name, null];
+    runs.push(us);
+  }
+  log(`floor "${name}": ${runs.map((x) => x.toFixed(1)).join(", ")} µs`);
+  return [name, median(runs)];
+}
+
+async function floors(): Promise<[string, number | null][]> {
+  return [
+    await floorOf(
+      "thread ↔ thread, Atomics, spinning",
+      () => atomicsFloor(N, true),
+    ),
+    await floorOf(
+      "thread ↔ thread, Atomics.wait/notify",
+      () => atomicsFloor(N, false),
+    ),
+    await floorOf("child process ↔ parent, IPC (fork)", () => ipcFloor(N)),
+    await floorOf(
+      "child process ↔ parent thread, named pipes",
+      () => fifoFloor(N),
+    ),
+    await floorOf(
+      "child process ↔ parent thread, FFI mmap, spinning",
+      () => mmapFloor(N, true),
+    ),
+    await floorOf(
+      "child process ↔ parent thread, FFI mmap, futex",
+      () => mmapFloor(N, false),
+    ),
+  ];
+}
+
 async function python(): Promise<Record<string, number> | null> {
   const script = new URL("./peers/python_manager.py", import.meta.url);
   return await runPeer(
@@ -108,6 +162,8 @@ if (import.meta.main) {
   const child = await inProcess("process");
   log("python3 multiprocessing.Manager…");
   const py = await python();
+  log("raw floors…");
+  const raw = FLOORS ? await floors() : [];
 
   const rows: [string, number | undefined, number | undefined, string][] = [
     ["main thread: set", main.set, py?.main_set_us, ""],
@@ -153,4 +209,11 @@ if (import.meta.main) {
   console.log(
     `\nPython's main-process and child figures compare with ours from the main thread and from a Process; N=${N}, median of ${REPS}.`,
   );
+  if (raw.length > 0) {
+    console.log(
+      "\n| raw floor, one round trip at a time, no manager code | µs |",
+    );
+    console.log("| --- | ---: |");
+    for (const [name, us] of raw) console.log(`| ${name} | ${fmt(us)} |`);
+  }
 }

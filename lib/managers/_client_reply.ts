@@ -4,9 +4,9 @@
 //
 // The wait goes in three steps:
 // - first by spinning for up to SPIN_MS: the server answers a small request
-//   in a few µs, a wake-up through the kernel costs tens of µs (a spin that
-//   finds its thread was descheduled stops spinning for a while: see
-//   _spin.ts);
+//   in a few µs, a wake-up through the kernel costs 10-25 µs (a thread
+//   whose spins keep running out, as when it shares a CPU with the server,
+//   stops spinning until a probe finds that it pays again: see _spin.ts);
 // - then, in a worker, by blocking in Atomics.wait for up to SYNC_WAIT_MS
 //   (a worker may block, and this wakes faster than the event loop);
 //   requests that may wait long (a lock's acquire(), a queue's get() or

@@ -7,8 +7,8 @@
 // order (a thread's requests keep the order it made them). With nothing to
 // do it may spin on the BELL word for SPIN_MS, so that a client calling
 // again at once is answered without a wake-up: it does while most recent
-// spins caught a request (on a busy machine they do not, and the spinning
-// only takes a CPU from the clients). Then it sleeps on BELL with
+// spins caught a request (_spin.ts: on a busy machine they do not, and the
+// spinning only takes a CPU from the clients). Then it sleeps on BELL with
 // Atomics.wait, at most until the next timeout of a parked request or
 // RECLAIM_MS. The thread runs nothing else, so blocking it is free; it is
 // unreferenced, so it never keeps the program alive.
@@ -60,13 +60,6 @@ import { Spinner } from "./_spin.ts";
 
 /** How long (ms) the idle loop spins on BELL before it sleeps. */
 const SPIN_MS = 0.05;
-/** The share of spins that must catch a request for the loop to go on
- * spinning. */
-const SPIN_WORTH = 0.5;
-/** The weight of the last spin in the moving average of catches. */
-const RATE_WEIGHT = 0.1;
-/** How often (ms) a loop that stopped spinning tries a spin again. */
-const PROBE_MS = 20;
 /** The longest sleep (ms): the loop then looks for slots and locks whose
  * threads ended. */
 const RECLAIM_MS = 250;
@@ -86,9 +79,6 @@ export class Server {
   readonly #objects: Objects;
   #lastReclaim = 0;
   readonly #spinner = new Spinner();
-  /** The share of recent spins that caught a request (a moving average). */
-  #catchRate = 1;
-  #probedAt = 0;
   /** The ticket to serve next: requests are served in ticket order, so the
    * requests of one thread keep their order even when a scan reads a later
    * slot after its request came and an earlier one before its did. */
@@ -127,29 +117,11 @@ export class Server {
     }
   }
 
-  /**
-   * Spins until BELL moves (true) or SPIN_MS pass (false), when spinning
-   * pays: a spin that catches the next request saves a wake-up, one that
-   * does not only takes a CPU from the clients. So the loop spins while
-   * most recent spins caught a request (a client calling again at once),
-   * and otherwise tries one spin every PROBE_MS.
-   */
+  /** Spins until BELL moves (true) or SPIN_MS pass (false), when spinning
+   * pays (see _spin.ts). */
   #spin(bell: number): boolean {
-    const now = performance.now();
-    if (this.#catchRate < SPIN_WORTH) {
-      if (now - this.#probedAt < PROBE_MS) return false;
-      this.#probedAt = now;
-    }
-    const rung = this.#spinner.while(
-      this.#t.w,
-      BELL,
-      (b) => b === bell,
-      SPIN_MS,
-    );
-    const caught = rung !== bell;
-    this.#catchRate = this.#catchRate * (1 - RATE_WEIGHT) +
-      (caught ? RATE_WEIGHT : 0);
-    return caught;
+    return this.#spinner.while(this.#t.w, BELL, (b) => b === bell, SPIN_MS) !==
+      bell;
   }
 
   /** Serves every slot that holds something; true if any did. */

@@ -7,7 +7,7 @@
 
 import { context } from "../_shared/context.ts";
 import { IpcPort } from "../_shared/ipc.ts";
-import { livenessFor, processEnded } from "../_shared/liveness.ts";
+import { livenessFor, processEnded, trackPid } from "../_shared/liveness.ts";
 import type {
   ChunkMessage,
   FromWorker,
@@ -112,6 +112,9 @@ export class PoolWorker {
       port2,
       (code, error) => onExit(worker, code, error),
     );
+    // An OS process's end marks its pid ended, as a thread's does.
+    const osPid = worker.handle.pid;
+    if (child && osPid !== undefined) trackPid(port1, osPid);
     return worker;
   }
 

@@ -78,6 +78,17 @@ export function livenessFor(
   return { table, self };
 }
 
+/**
+ * Tracks the OS process behind `port` (isolation "process"), whose pid the
+ * OS gave it: `processEnded(port)` then records its end. An OS pid can be
+ * reused, so a slot that says this pid ended is cleared first.
+ */
+export function trackPid(port: object, pid: number): void {
+  pids.set(port, pid);
+  const table = livenessTable();
+  Atomics.compareExchange(table, slotOf(table, pid), pid, 0);
+}
+
 /** The worker behind `port` has ended: records its pid as ended. */
 export function processEnded(port: object | null): void {
   if (port === null) return;

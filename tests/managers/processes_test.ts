@@ -171,13 +171,7 @@ for (const isolation of ISOLATIONS) {
     }
   });
 
-  Deno.test({
-    name:
-      `[${isolation}] a lock left held by a process that ended rejects the next acquire() with AbandonedLockError`,
-    // The process engine does not yet record a child's end (its OS pid) in
-    // the liveness table, which is how the manager learns of it.
-    ignore: isolation === "process",
-  }, async () => {
+  Deno.test(`[${isolation}] a lock left held by a process that ended rejects the next acquire() with AbandonedLockError`, async () => {
     await using manager = new Manager();
     const lock = manager.lock();
     await run(isolation, takeAndEnd, lock);

@@ -49,12 +49,19 @@ function sizeOf(input: unknown): number | undefined {
   return undefined;
 }
 
+/** The source of an array input, whose chunks are sliced from the array
+ * (Job.array): never read, so no iterator is made for it. */
+const ARRAY_SOURCE: Iterator<unknown> = Object.freeze({
+  next: (): IteratorResult<unknown> => ({ done: true, value: undefined }),
+});
+
 function iterate(
   input: unknown,
 ): { it: Iterator<unknown> | AsyncIterator<unknown>; isAsync: boolean } {
   if (input !== null && input !== undefined) {
     const o = input as Record<symbol, unknown>;
     if (typeof o[Symbol.iterator] === "function") {
+      if (Array.isArray(input)) return { it: ARRAY_SOURCE, isAsync: false };
       return {
         it: (o[Symbol.iterator] as () => Iterator<unknown>).call(input),
         isAsync: false,

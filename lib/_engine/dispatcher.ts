@@ -7,7 +7,11 @@
 // Workers; the Redis engine (../redis/_coordinator.ts) sends them to other
 // machines.
 
-import { classError, findClassInstance } from "../_shared/clone.ts";
+import {
+  type ByteCount,
+  classError,
+  findClassInstance,
+} from "../_shared/clone.ts";
 import { unwrapTransfer } from "../_shared/transferables.ts";
 import type { PoolStats } from "../pool/types.ts";
 import { type Call, openJob } from "./call.ts";
@@ -37,6 +41,9 @@ export interface PoolEngine {
   readonly broken: unknown;
   /** Runs `call`; resolves with its results (`single`: the first only). */
   run(call: Call, single: boolean): Promise<unknown>;
+  /** Runs `call`, its outcome going to `sink`.
+   * @throws what {@linkcode openJob} throws, for bad input. */
+  submit(call: Call, sink: Sink): void;
   /** Runs `call` lazily, its results read through the iterator. */
   stream(call: Call, ordered: boolean): AsyncIterableIterator<unknown>;
   close(): void;
@@ -167,17 +174,26 @@ export abstract class Dispatcher extends Feeder implements PoolEngine {
   protected prepare(chunk: Chunk, transfer: Transferable[]): boolean {
     const job = chunk.job;
     const items = chunk.items;
+    // The bytes the items copy; the buffers of a marked item move.
+    const count: ByteCount = { bytes: 0 };
     try {
       for (let i = 0; i < items.length; i++) {
-        let item = unwrapTransfer(items[i], transfer);
+        const given = items[i];
+        let item = unwrapTransfer(given, transfer);
         if (job.star && Array.isArray(item)) item = unwrapArgs(item, transfer);
         // `items` is the chunk's own array (a slice of the input).
-        if (item !== items[i]) items[i] = item;
+        if (item !== given) items[i] = item;
         if (item !== null && typeof item === "object") {
-          const found = findClassInstance(item, this.pathOf(chunk, i));
+          const found = findClassInstance(
+            item,
+            "",
+            undefined,
+            item === given ? count : undefined,
+          );
           if (found) {
             job.outstanding--;
-            this.fail(job, classError(found));
+            const path = this.pathOf(chunk, i) + found.path;
+            this.fail(job, classError({ path, reason: found.reason }));
             return false;
           }
         }
@@ -187,6 +203,7 @@ export abstract class Dispatcher extends Feeder implements PoolEngine {
       this.fail(job, err);
       return false;
     }
+    chunk.bytes = count.bytes;
     return true;
   }
 
@@ -213,9 +230,16 @@ export abstract class Dispatcher extends Feeder implements PoolEngine {
     if (job.settled) return;
     job.done += n;
     if (job.sink.kind === "collect") {
-      const out = job.results;
-      const start = chunk.start;
-      for (let i = 0; i < n; i++) out[start + i] = values[at + i];
+      if (job.sink.single) {
+        if (chunk.seq === 0 && n > 0) job.first = values[at];
+      } else {
+        // `values` is this engine's own (a message's): a chunk that came
+        // alone keeps the array it came in.
+        (job.parts ??= [])[chunk.seq] =
+          at === 0 && n === values.length && Array.isArray(values)
+            ? values
+            : values.slice(at, at + n);
+      }
     } else if (!job.sink.ordered) {
       for (let i = 0; i < n; i++) job.results.push(values[at + i]);
     } else {
@@ -257,7 +281,9 @@ export abstract class Dispatcher extends Feeder implements PoolEngine {
     if (job.settled || !job.finished()) return;
     this.#settle(job);
     if (job.sink.kind === "collect") {
-      job.sink.resolve(job.sink.single ? job.results[0] : job.results);
+      job.sink.resolve(
+        job.sink.single ? job.first : job.collected(),
+      );
     } else job.sink.wake();
   }
 

@@ -11,9 +11,59 @@ const FEED_COMPACT = 256;
 
 let chunkIds = 0;
 
+/** The unfinished jobs of an engine, oldest first: a list through the
+ * jobs themselves, as a Set would be used (`add`, `delete`, `size`,
+ * iteration), but with no hashing, which costs more than the rest of a
+ * small call when a loop makes thousands of them. */
+export class JobList implements Iterable<Job> {
+  #head: Job | null = null;
+  #tail: Job | null = null;
+  #size = 0;
+
+  /** How many jobs are listed. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Lists `job` last, unless it is listed. */
+  add(job: Job): void {
+    if (job.listed) return;
+    job.listed = true;
+    job.prev = this.#tail;
+    job.next = null;
+    if (this.#tail === null) this.#head = job;
+    else this.#tail.next = job;
+    this.#tail = job;
+    this.#size++;
+  }
+
+  /** Drops `job`; false if it was not listed. */
+  delete(job: Job): boolean {
+    if (!job.listed) return false;
+    job.listed = false;
+    const { prev, next } = job;
+    if (prev === null) this.#head = next;
+    else prev.next = next;
+    if (next === null) this.#tail = prev;
+    else next.prev = prev;
+    job.prev = job.next = null;
+    this.#size--;
+    return true;
+  }
+
+  /** The listed jobs, oldest first. */
+  *[Symbol.iterator](): Iterator<Job> {
+    for (let job = this.#head; job !== null;) {
+      const next: Job | null = job.next;
+      yield job;
+      job = next;
+    }
+  }
+}
+
 /** The calls of an engine and their input. */
 export abstract class Feeder {
-  protected readonly jobs = new Set<Job>();
+  protected readonly jobs: JobList = new JobList();
   /** Jobs that may still have input, oldest first, from `#feedHead`. */
   #feeding: Job[] = [];
   #feedHead = 0;
@@ -89,6 +139,7 @@ export abstract class Feeder {
       items,
       id: ++chunkIds,
       sentAt: 0,
+      bytes: 0,
     };
     job.pulled += items.length;
     job.outstanding++;

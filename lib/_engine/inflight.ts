@@ -26,6 +26,13 @@ export const LOCAL_WINDOW: InFlightRule = Object.freeze({
   max: 256,
 });
 
+/** Bytes of binary data (copied, not moved) in flight to one local Worker
+ * past which it gets no more chunks until it answers. A copy of that size
+ * costs far more than a round trip, and copies in flight hold memory that
+ * is slow to get: one big copy at a time per worker, as a raw Worker is
+ * used, is fastest. A worker with nothing in flight always takes a chunk. */
+export const LOCAL_MAX_BYTES = 1 << 20;
+
 /** Chunks of one call packed into one Redis task entry: ~2 ms of work, 1 to
  * 64, so that a chunk costs a fraction of a Redis round trip. */
 export const REDIS_PACK: InFlightRule = Object.freeze({

@@ -26,6 +26,9 @@ export type Sink =
     readonly wake: () => void;
   };
 
+/** A sink that collects a call's results. */
+export type CollectSink = Extract<Sink, { readonly kind: "collect" }>;
+
 /** A slice of a job's input, sent to one worker as one message. */
 export interface Chunk {
   readonly job: Job;
@@ -38,13 +41,25 @@ export interface Chunk {
   readonly id: number;
   /** When it was sent, for the wait-time statistic. */
   sentAt: number;
+  /** The bytes of binary data its items copy when sent (set by
+   * `prepare`; buffers that move are not counted). */
+  bytes: number;
 }
 
 /** Most results a stream's consumer may have taken before the taken ones
  * are cut from the front of its buffer. */
 const TAKEN_COMPACT = 1024;
 
+/** A collected call of at most this many chunks joins their results with
+ * one `concat`; more are appended one by one (a spread of that many
+ * arguments could pass the engine's limit). */
+const CONCAT_PARTS = 1024;
+
 function noop(): void {}
+
+/** The `results` of a collect sink, which has none: frozen, so that a
+ * write to it would throw rather than go unseen. */
+const NO_RESULTS: unknown[] = Object.freeze([]) as unknown as unknown[];
 
 /** A call's state. */
 export class Job {
@@ -75,8 +90,14 @@ export class Job {
   /** Chunks made and not yet finished. */
   outstanding = 0;
   settled = false;
-  /** collect: the results; stream: results ready for the consumer. */
-  results: unknown[] = [];
+  /** stream: results ready for the consumer (none for a collect sink). */
+  results: unknown[];
+  /** collect: the results of each chunk, by its seq, joined at the end:
+   * a chunk's results as they came when they came alone, so that a big
+   * chunk's are never copied one by one. Made at the first result. */
+  parts: unknown[][] | null = null;
+  /** collect, single: the first result. */
+  first: unknown = undefined;
   /** stream: how many of `results` the consumer has taken. */
   taken = 0;
   /** stream, ordered: finished chunks waiting for earlier ones. */
@@ -89,6 +110,10 @@ export class Job {
   readonly bound: number;
   /** Removes the abort listener. */
   cleanup: () => void = noop;
+  /** Its place in its engine's list of unfinished jobs (feed.ts). */
+  listed = false;
+  prev: Job | null = null;
+  next: Job | null = null;
 
   constructor(
     call: Call,
@@ -109,10 +134,8 @@ export class Job {
     this.isAsync = isAsync;
     this.total = total;
     this.chunksize = chunksize;
-    if (sink.kind === "collect" && total !== undefined) {
-      this.results = new Array(total);
-    }
     this.sink = sink;
+    this.results = sink.kind === "stream" ? [] : NO_RESULTS;
     this.bound = bound;
   }
 
@@ -134,6 +157,19 @@ export class Job {
       return false;
     }
     return true;
+  }
+
+  /** collect: every result, in input order (call once, when finished). */
+  collected(): unknown[] {
+    const parts = this.parts;
+    if (parts === null) return [];
+    if (parts.length === 1) return parts[0]!;
+    if (parts.length <= CONCAT_PARTS) {
+      return ([] as unknown[]).concat(...parts);
+    }
+    const out: unknown[] = [];
+    for (const part of parts) for (const v of part) out.push(v);
+    return out;
   }
 
   /** Whether every item is done. */

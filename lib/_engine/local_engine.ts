@@ -24,15 +24,19 @@ import type {
 import { START_FAILED } from "./child.ts";
 import type { ChildCommand } from "./flags.ts";
 import { Dispatcher } from "./dispatcher.ts";
-import { inFlight, LOCAL_WINDOW } from "./inflight.ts";
+import { FnKeys } from "./fn_keys.ts";
 import type { Chunk, Job } from "./job.ts";
 import { batchMessage, PoolWorker } from "./pool_worker.ts";
+import { messageEnd, WorkerLoad } from "./worker_load.ts";
 import { assertSandbox } from "./sandbox.ts";
 import {
   fromWorkerProblem,
   PROTOCOL_EXIT_CODE,
   protocolError,
 } from "./validate.ts";
+
+/** The chunks queued for a worker, and the buffers they move. */
+type Outgoing = NonNullable<PoolWorker["out"]>;
 
 /** The pool's settings, every default filled in. */
 export interface EngineOptions {
@@ -56,9 +60,8 @@ export class Engine extends Dispatcher {
   readonly #workers: PoolWorker[] = [];
   /** Retired OS processes that have not ended yet. */
   readonly #ending = new Set<PoolWorker>();
-  readonly #fnKeys = new Map<string, number>();
-  readonly #targetKeys = new WeakMap<object, number>();
-  #window = LOCAL_WINDOW.min;
+  readonly #keys = new FnKeys();
+  readonly #load = new WorkerLoad();
   #flushing = false;
 
   /**
@@ -114,7 +117,11 @@ export class Engine extends Dispatcher {
   /** Sends chunks to workers while any has room. */
   pump(): void {
     while (true) {
-      const worker = this.#pickWorker();
+      const worker = this.#load.pick(
+        this.#workers,
+        this.options.processes,
+        this.options.maxTasksPerChild,
+      );
       if (worker === undefined) return;
       const chunk = this.nextChunk();
       if (chunk === undefined) {
@@ -126,21 +133,6 @@ export class Engine extends Dispatcher {
       if (w === undefined) return;
       this.#send(w, chunk);
     }
-  }
-
-  /** An idle worker, else "spawn" while below size, else one with room. */
-  #pickWorker(): PoolWorker | "spawn" | undefined {
-    let best: PoolWorker | undefined;
-    for (const w of this.#workers) {
-      if (!w.alive || w.tasks >= this.options.maxTasksPerChild) continue;
-      if (best === undefined || w.inflight.length < best.inflight.length) {
-        best = w;
-      }
-    }
-    if (best !== undefined && best.inflight.length === 0) return best;
-    if (this.#workers.length < this.options.processes) return "spawn";
-    if (best !== undefined && best.inflight.length < this.#window) return best;
-    return undefined;
   }
 
   /** A new worker; undefined when none can start (its module may no longer
@@ -168,25 +160,10 @@ export class Engine extends Dispatcher {
     return worker;
   }
 
-  #keyOf(job: Job): number {
-    if (job.key !== 0) return job.key;
-    const known = this.#targetKeys.get(job.target);
-    if (known !== undefined) return job.key = known;
-    const id = `${job.module}\0${job.fn.name}\0${job.fn.src}`;
-    let key = this.#fnKeys.get(id);
-    if (key === undefined) {
-      key = this.#fnKeys.size + 1;
-      this.#fnKeys.set(id, key);
-    }
-    job.key = key;
-    this.#targetKeys.set(job.target, key);
-    return key;
-  }
-
-  /** Adds a chunk to the worker's outgoing batch (sent by `#flush`). */
+  /** Adds a chunk to the worker's outgoing batch (sent by `#flushAll`). */
   #send(w: PoolWorker, chunk: Chunk): void {
     const job = chunk.job;
-    const k = this.#keyOf(job);
+    const k = this.#keys.of(job);
     if (!w.fns.has(k)) {
       w.port.postMessage({ t: "f", k, fn: job.fn, m: job.module });
       w.fns.add(k);
@@ -200,35 +177,62 @@ export class Engine extends Dispatcher {
       w.port.ref();
     }
     w.inflight.push(chunk);
+    this.#load.sent(w, chunk);
     if (!this.#flushing) {
       this.#flushing = true;
       queueMicrotask(() => this.#flushAll());
     }
   }
 
+  /** Sends the chunks queued for each worker: one message per worker in
+   * turn, so that each starts on its first while the next are sent. */
   #flushAll(): void {
     this.#flushing = false;
-    for (const w of this.#workers) if (w.out !== null) this.#flush(w);
-  }
-
-  #flush(w: PoolWorker): void {
-    const out = w.out!;
-    w.out = null;
-    if (!w.alive) return;
-    // A failed postMessage has already detached the buffers it was to move,
-    // so a batch that moves buffers goes chunk by chunk from the start.
-    if (out.transfer.length === 0) {
-      try {
-        w.port.postMessage(batchMessage(out.chunks), out.transfer);
-        return;
-      } catch {
-        // fall through: find the chunk that cannot be sent
+    const sends: { w: PoolWorker; out: Outgoing; from: number }[] = [];
+    for (const w of this.#workers) {
+      const out = w.out;
+      if (out === null) continue;
+      w.out = null;
+      if (!w.alive) continue;
+      // A failed postMessage has already detached the buffers it was to
+      // move, so a batch that moves buffers goes chunk by chunk.
+      if (out.transfer.length > 0) this.#sendApart(w, out, 0);
+      else sends.push({ w, out, from: 0 });
+    }
+    while (sends.length > 0) {
+      for (let i = 0; i < sends.length;) {
+        const send = sends[i]!;
+        const chunks = send.out.chunks;
+        if (send.w.alive) {
+          const to = messageEnd(chunks, send.from);
+          try {
+            send.w.port.postMessage(batchMessage(
+              send.from === 0 && to === chunks.length
+                ? chunks
+                : chunks.slice(send.from, to),
+            ));
+            send.from = to;
+          } catch {
+            // Find the chunk that cannot be sent.
+            this.#sendApart(send.w, send.out, send.from);
+            send.from = chunks.length;
+          }
+        } else send.from = chunks.length;
+        if (send.from === chunks.length) sends.splice(i, 1);
+        else i++;
       }
     }
-    // Chunk by chunk: a value that cannot be sent fails only its call.
-    for (const chunk of out.chunks) {
+  }
+
+  /** Sends `out.chunks` from `from` on one at a time: a value that cannot
+   * be sent fails only its call. */
+  #sendApart(w: PoolWorker, out: Outgoing, from: number): void {
+    const chunks = out.chunks;
+    for (let i = from; i < chunks.length; i++) {
+      const chunk = chunks[i]!;
       if (chunk.job.settled) {
         w.forget(chunk);
+        this.#load.left(w, chunk);
         continue;
       }
       const job = chunk.job;
@@ -240,9 +244,11 @@ export class Engine extends Dispatcher {
           items.length === 1 ? items[0] : items,
           this.pathOf(chunk),
           transfersIn(items, out.transfer),
+          true, // by prepare()
         );
       } catch (err) {
         w.forget(chunk);
+        this.#load.left(w, chunk);
         job.outstanding--;
         this.fail(job, err);
       }
@@ -271,6 +277,7 @@ export class Engine extends Dispatcher {
     switch (msg.t) {
       case "r": {
         const { c, n, v, d } = msg;
+        const now = performance.now();
         let at = 0;
         for (let j = 0; j < c.length; j++) {
           const count = n[j]!;
@@ -278,6 +285,7 @@ export class Engine extends Dispatcher {
           // nothing; one in flight must come with exactly its item count.
           const chunk = w.take(c[j]!);
           if (chunk !== undefined) {
+            this.#load.left(w, chunk);
             if (count !== chunk.items.length) {
               w.inflight.unshift(chunk);
               this.#malformed(
@@ -286,7 +294,7 @@ export class Engine extends Dispatcher {
               );
               return;
             }
-            this.#timing(chunk, d[j]!);
+            this.#timing(chunk, d[j]!, now);
             this.deliver(chunk, v, at, count);
           }
           at += count;
@@ -297,6 +305,7 @@ export class Engine extends Dispatcher {
       case "e": {
         const chunk = w.take(msg.c);
         if (chunk === undefined) return;
+        this.#load.left(w, chunk);
         if (msg.i >= chunk.items.length) {
           w.inflight.unshift(chunk);
           this.#malformed(
@@ -305,7 +314,7 @@ export class Engine extends Dispatcher {
           );
           return;
         }
-        this.#timing(chunk, msg.d);
+        this.#timing(chunk, msg.d, performance.now());
         const classes = errorClasses(chunk.job.module);
         this.failChunk(chunk, decodeError(msg.e, classes), msg.i);
         this.#afterTask(w);
@@ -336,9 +345,9 @@ export class Engine extends Dispatcher {
   }
 
   /** Records a chunk's times; pipelines deeper as chunks get shorter. */
-  #timing(chunk: Chunk, d: number): void {
-    this.timings.add(d, performance.now() - chunk.sentAt);
-    this.#window = inFlight(this.timings.meanRun, LOCAL_WINDOW);
+  #timing(chunk: Chunk, d: number, now: number): void {
+    this.timings.add(d, now - chunk.sentAt);
+    this.#load.timed(this.timings.meanRun);
   }
 
   #afterTask(w: PoolWorker): void {
@@ -366,10 +375,12 @@ export class Engine extends Dispatcher {
   #requeue(w: PoolWorker, except?: Job): void {
     const keep = w.inflight.filter((c) => c.job !== except && !c.job.settled);
     w.inflight.length = 0;
+    this.#load.cleared(w);
     this.retry.unshift(...keep);
   }
 
   #retire(w: PoolWorker): void {
+    this.#load.cleared(w);
     if (!w.retire()) return;
     const i = this.#workers.indexOf(w);
     if (i !== -1) this.#workers.splice(i, 1);

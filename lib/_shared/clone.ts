@@ -89,63 +89,135 @@ function hasMethods(proto: object | null): boolean {
   return false;
 }
 
+/** Built-in classes that structured clone copies as themselves (binary
+ * data is `binaryBytes`'). */
 function builtIn(value: object): boolean {
-  return ArrayBuffer.isView(value) || value instanceof Date ||
-    value instanceof RegExp || value instanceof ArrayBuffer ||
-    value instanceof SharedArrayBuffer || value instanceof Error ||
+  return value instanceof Date || value instanceof RegExp ||
+    value instanceof Error ||
     value instanceof DOMException || value instanceof Blob ||
     value instanceof MessagePort || value instanceof Boolean ||
     value instanceof Number || value instanceof String;
 }
 
-/**
- * Finds a class instance with methods in `value`: structured clone would
- * send it as a plain object, its methods silently lost. Shareables (objects
- * with an own `$mp` brand) are made to cross, and are not reported.
- */
-export function findClassInstance(
-  value: unknown,
-  path: string,
-  seen: Set<unknown> = new Set(),
-): CloneFailure | undefined {
-  if (value === null || typeof value !== "object" || seen.has(value)) {
-    return undefined;
+/** Adds up the bytes of the binary data that a walk passes. */
+export interface ByteCount {
+  /** Bytes of ArrayBuffers and views that a postMessage would copy. */
+  bytes: number;
+}
+
+/** The bytes a postMessage copies for `value` if it is binary data (an
+ * ArrayBuffer or a view on one; shared memory is not copied); -1 when it is
+ * not binary data. */
+function binaryBytes(value: object): number {
+  if (ArrayBuffer.isView(value)) {
+    return value.buffer instanceof ArrayBuffer ? value.byteLength : 0;
   }
-  seen.add(value);
+  if (value instanceof ArrayBuffer) return value.byteLength;
+  if (value instanceof SharedArrayBuffer) return 0;
+  return -1;
+}
+
+/** A class instance found by `classIn`: the steps to it from the value
+ * walked (".a[2]"), and why it cannot cross. */
+interface Found {
+  steps: string;
+  readonly reason: string;
+}
+
+/** `found`, one step further from the value walked. */
+function stepped(step: string, found: Found): Found {
+  found.steps = step + found.steps;
+  return found;
+}
+
+/** `seen`, made (holding `value`) when a walk first goes into `value`: a
+ * value without objects inside needs none. */
+function entered(seen: Set<unknown> | undefined, value: object): Set<unknown> {
+  if (seen !== undefined) return seen;
+  const made = new Set<unknown>();
+  made.add(value);
+  return made;
+}
+
+/** The walk of `findClassInstance`; it builds no path unless it finds. */
+function classIn(
+  value: object,
+  seen: Set<unknown> | undefined,
+  count: ByteCount | undefined,
+): Found | undefined {
   if (Object.hasOwn(value, "$mp")) return undefined;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = findClassInstance(value[i], `${path}[${i}]`, seen);
-      if (found) return found;
+      const v: unknown = value[i];
+      if (v === null || typeof v !== "object") continue;
+      seen = entered(seen, value);
+      if (seen.has(v)) continue;
+      seen.add(v);
+      const found = classIn(v, seen, count);
+      if (found) return stepped(`[${i}]`, found);
     }
     return undefined;
   }
-  if (value instanceof Map || value instanceof Set) {
-    const entries = value instanceof Map ? [...value] : [...value];
-    return findClassInstance(entries, `${path}.entries()`, seen);
-  }
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) {
+    const bytes = binaryBytes(value);
+    if (bytes >= 0) {
+      if (count !== undefined) count.bytes += bytes;
+      return undefined;
+    }
+    if (value instanceof Map || value instanceof Set) {
+      const entries = value instanceof Map ? [...value] : [...value];
+      seen = entered(seen, value);
+      seen.add(entries);
+      const found = classIn(entries, seen, count);
+      return found && stepped(".entries()", found);
+    }
     if (builtIn(value)) return undefined;
     if (hasMethods(proto)) {
       const name = (proto.constructor as { name?: string })?.name ||
         "(anonymous)";
       return {
-        path,
+        steps: "",
         reason:
           `it is an instance of class ${name}, whose methods structured clone would drop (it copies only own data)`,
       };
     }
   }
   for (const key of Object.keys(value)) {
-    const found = findClassInstance(
-      (value as Record<string, unknown>)[key],
-      path + stepTo(key, false),
-      seen,
-    );
-    if (found) return found;
+    const v: unknown = (value as Record<string, unknown>)[key];
+    if (v === null || typeof v !== "object") continue;
+    seen = entered(seen, value);
+    if (seen.has(v)) continue;
+    seen.add(v);
+    const found = classIn(v, seen, count);
+    if (found) return stepped(stepTo(key, false), found);
   }
   return undefined;
+}
+
+/**
+ * Finds a class instance with methods in `value`: structured clone would
+ * send it as a plain object, its methods silently lost. Shareables (objects
+ * with an own `$mp` brand) are made to cross, and are not reported. Binary
+ * data (ArrayBuffers, typed arrays, DataViews) is neither checked nor
+ * walked; `count`, if given, adds up its bytes. `path` names `value` in the
+ * failure; the walk allocates nothing for a value without objects inside.
+ */
+export function findClassInstance(
+  value: unknown,
+  path: string,
+  seen?: Set<unknown>,
+  count?: ByteCount,
+): CloneFailure | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  if (seen !== undefined) {
+    if (seen.has(value)) return undefined;
+    seen.add(value);
+  }
+  const found = classIn(value, seen, count);
+  return found === undefined
+    ? undefined
+    : { path: path + found.steps, reason: found.reason };
 }
 
 /** Where a value fails to clone, and why. */
@@ -185,16 +257,20 @@ export function cloneError(
 }
 
 /** Posts `msg` on `port`; a clone failure becomes a `cloneError` for the
- * value at `path` of `value`. */
+ * value at `path` of `value`. `checked`: the caller has looked for class
+ * instances in `value` already. */
 export function post(
   port: MessagePort,
   msg: unknown,
   value: unknown,
   path: string,
   transfer?: Transferable[],
+  checked = false,
 ): void {
-  const found = findClassInstance(value, path);
-  if (found) throw classError(found);
+  if (!checked) {
+    const found = findClassInstance(value, path);
+    if (found) throw classError(found);
+  }
   try {
     port.postMessage(msg, transfer ?? []);
   } catch (err) {

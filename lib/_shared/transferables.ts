@@ -48,6 +48,7 @@ export function transfersIn(
   value: unknown,
   marked: readonly Transferable[],
 ): Transferable[] {
+  if (marked.length === 0) return [];
   const found = new Set<Transferable>();
   collect(value, found, new Set());
   return marked.filter((t) => found.has(t));

@@ -119,6 +119,22 @@ export class TaskRunner {
 
   /** Queues the chunks of `msg` and runs them, unless already running. */
   enqueue(msg: ChunkMessage): void {
+    if (msg.c.length === 1) {
+      // A chunk alone runs from the array it came in.
+      this.#queue.push({
+        c: msg.c[0]!,
+        k: msg.k[0]!,
+        s: msg.s[0]!,
+        items: msg.a,
+      });
+    } else {
+      this.#split(msg);
+    }
+    if (!this.#busy) this.#drain();
+  }
+
+  /** Queues each chunk of a batch, its items sliced from the batch's. */
+  #split(msg: ChunkMessage): void {
     let at = 0;
     for (let j = 0; j < msg.c.length; j++) {
       const n = msg.n[j]!;
@@ -130,7 +146,6 @@ export class TaskRunner {
       });
       at += n;
     }
-    if (!this.#busy) this.#drain();
   }
 
   /** Sends the results gathered so far. */
@@ -230,6 +245,7 @@ export class TaskRunner {
     // Appended in order, so the array stays packed: V8 serializes a holey
     // array as a sparse one, several times slower.
     const out: unknown[] = [];
+    const star = task.s === 1;
     for (let i = 0; i < items.length; i++) {
       let v: unknown;
       const arg = revive(items[i]);
@@ -238,7 +254,7 @@ export class TaskRunner {
         return this.#runAsync(task, t0, i, out);
       }
       try {
-        v = task.s === 1 ? fn(...arg as unknown[]) : fn(arg);
+        v = star ? fn(...arg as unknown[]) : fn(arg);
       } catch (err) {
         this.#fail(task, i, err, t0);
         return undefined;
@@ -286,23 +302,30 @@ export class TaskRunner {
 
   /** Adds a task's results to the batch (a big one goes alone at once). */
   #finish(task: Task, values: unknown[], t0: number): void {
+    // Objects only: each is checked for class instances, and unwrapped if
+    // marked by transfer() (its buffers listed in `moved`).
+    let moved: Transferable[] | undefined;
     for (let i = 0; i < values.length; i++) {
       const v = values[i];
       if (v === null || typeof v !== "object") continue;
-      const found = findClassInstance(
-        v,
-        values.length === 1 ? "result" : `results[${i}]`,
-      );
+      const found = findClassInstance(v, "");
       if (found) {
-        this.#fail(task, i, classError(found, true), t0);
+        const path = (values.length === 1 ? "result" : `results[${i}]`) +
+          found.path;
+        this.#fail(
+          task,
+          i,
+          classError({ path, reason: found.reason }, true),
+          t0,
+        );
         return;
       }
+      const plain = unwrapTransfer(v, moved ??= []);
+      if (plain !== v) values[i] = plain;
     }
     if (values.length >= SOLO_CHUNK) {
       this.flush();
-      for (let i = 0; i < values.length; i++) {
-        values[i] = unwrapTransfer(values[i], this.#outT);
-      }
+      if (moved !== undefined) this.#outT = moved;
       this.#outC.push(task.c);
       this.#outN.push(values.length);
       this.#outV = values;
@@ -310,8 +333,9 @@ export class TaskRunner {
       this.flush();
       return;
     }
-    for (let i = 0; i < values.length; i++) {
-      this.#outV.push(unwrapTransfer(values[i], this.#outT));
+    for (let i = 0; i < values.length; i++) this.#outV.push(values[i]);
+    if (moved !== undefined) {
+      for (const b of moved) if (!this.#outT.includes(b)) this.#outT.push(b);
     }
     if (this.#outC.length === 0) this.#outSince = t0;
     this.#outC.push(task.c);

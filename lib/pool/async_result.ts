@@ -3,6 +3,7 @@
 import { TimeoutError } from "../errors.ts";
 import { messages } from "../_messages.ts";
 import { checkTimeout, MAX_TIMER } from "../_check.ts";
+import type { CollectSink } from "../_engine/job.ts";
 
 /** The callbacks of the `*Async` pool methods. */
 export interface AsyncResultCallbacks<T> {
@@ -33,6 +34,65 @@ export function checkCallbacks(callbacks: unknown): void {
   }
 }
 
+function ignore(): void {}
+
+/** The callbacks as an AsyncResult keeps them, without its type parameter
+ * (which a field would make invariant). */
+interface StoredCallbacks {
+  callback?(value: unknown): void;
+  errorCallback?(error: unknown): void;
+}
+
+/** Given for the promise, it makes an AsyncResult that an engine settles
+ * through `resultSink` (no promise is made unless one is asked for). */
+const BY_ENGINE: object = Object.freeze({});
+
+let settleResult: (
+  result: AsyncResult<unknown>,
+  ok: boolean,
+  value: unknown,
+) => void;
+
+/** The sink of a call whose outcome goes to an AsyncResult. */
+class ResultSink {
+  readonly kind = "collect";
+  readonly single: boolean;
+  readonly #result: AsyncResult<unknown>;
+
+  constructor(result: AsyncResult<unknown>, single: boolean) {
+    this.#result = result;
+    this.single = single;
+  }
+
+  resolve(value: unknown): void {
+    settleResult(this.#result, true, value);
+  }
+
+  reject(error: unknown): void {
+    settleResult(this.#result, false, error);
+  }
+}
+
+/**
+ * An AsyncResult for work that an engine will run, and the sink that
+ * settles it (`single`: with the first value only, as `apply`).
+ *
+ * @param callbacks Checked already.
+ */
+export function engineResult<T>(
+  callbacks: AsyncResultCallbacks<T>,
+  single: boolean,
+): { result: AsyncResult<T>; sink: CollectSink } {
+  const result = new AsyncResult<T>(
+    BY_ENGINE as Promise<T>,
+    callbacks,
+  );
+  return {
+    result,
+    sink: new ResultSink(result as unknown as AsyncResult<unknown>, single),
+  };
+}
+
 /**
  * The handle of work started by `Pool.applyAsync`, `mapAsync` or
  * `starmapAsync`, as Python's `AsyncResult`. It is `PromiseLike`, so
@@ -53,8 +113,15 @@ export function checkCallbacks(callbacks: unknown): void {
  * ```
  */
 export class AsyncResult<T> implements PromiseLike<T> {
-  #promise: Promise<T>;
+  /** The work's promise: the one given, or, for work that a pool's engine
+   * settles, made when first asked for. */
+  #promise: Promise<T> | undefined;
+  /** Settles `#promise` when it was made before the work settled. */
+  #settle: ((ok: boolean, value: unknown) => void) | undefined;
   #state: "pending" | "fulfilled" | "rejected" = "pending";
+  /** The value or error, once settled by an engine. */
+  #value: unknown;
+  #callbacks: StoredCallbacks;
 
   /**
    * Wraps `promise`; the pool makes these, and so may tests.
@@ -64,20 +131,69 @@ export class AsyncResult<T> implements PromiseLike<T> {
    */
   constructor(promise: Promise<T>, callbacks: AsyncResultCallbacks<T> = {}) {
     checkCallbacks(callbacks);
+    this.#callbacks = callbacks as StoredCallbacks;
+    if ((promise as unknown) === BY_ENGINE) return;
     // One reaction marks the state and runs the callbacks; it also marks a
     // rejection as handled, so nobody has to await an AsyncResult.
     this.#promise = promise;
     promise.then(
       (value) => {
         this.#state = "fulfilled";
-        if (callbacks.callback) guard(callbacks.callback, value, "callback");
+        this.#callback(true, value);
       },
       (error) => {
         this.#state = "rejected";
-        const cb = callbacks.errorCallback;
-        if (cb) guard(cb, error, "errorCallback");
+        this.#callback(false, error);
       },
     );
+  }
+
+  static {
+    settleResult = (result, ok, value) => result.#settled(ok, value);
+  }
+
+  /** Runs the callback for the outcome, if there is one. */
+  #callback(ok: boolean, value: unknown): void {
+    const callbacks = this.#callbacks;
+    if (ok) {
+      if (callbacks.callback) {
+        guard(callbacks.callback, value, "callback");
+      }
+    } else if (callbacks.errorCallback) {
+      guard(callbacks.errorCallback, value, "errorCallback");
+    }
+  }
+
+  /** The engine settled the work: its callback runs in a microtask, ahead
+   * of the reactions of anyone who awaits it, as a promise reaction would. */
+  #settled(ok: boolean, value: unknown): void {
+    if (this.#state !== "pending") return;
+    this.#state = ok ? "fulfilled" : "rejected";
+    this.#value = value;
+    const callbacks = this.#callbacks;
+    if (ok ? callbacks.callback : callbacks.errorCallback) {
+      queueMicrotask(() => this.#callback(ok, value));
+    }
+    this.#settle?.(ok, value);
+    this.#settle = undefined;
+  }
+
+  /** The work's promise (made now, if an engine settles the work). Its
+   * rejection counts as handled, so nobody has to await it. */
+  #promiseOf(): Promise<T> {
+    if (this.#promise !== undefined) return this.#promise;
+    let promise: Promise<T>;
+    if (this.#state === "fulfilled") {
+      promise = Promise.resolve(this.#value as T);
+    } else if (this.#state === "rejected") {
+      promise = Promise.reject(this.#value);
+    } else {
+      promise = new Promise<T>((resolve, reject) => {
+        this.#settle = (ok, value) => ok ? resolve(value as T) : reject(value);
+      });
+    }
+    promise.catch(ignore);
+    return this.#promise = promise;
   }
 
   /** Whether the work has finished. */
@@ -115,11 +231,11 @@ export class AsyncResult<T> implements PromiseLike<T> {
       ms === undefined || ms > MAX_TIMER || this.#state !== "pending"
     ) {
       // Beyond setTimeout's 32-bit range (Infinity too): no time limit.
-      return this.#promise;
+      return this.#promiseOf();
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
     return Promise.race([
-      this.#promise,
+      this.#promiseOf(),
       new Promise<never>((_, reject) => {
         timer = setTimeout(
           () =>
@@ -158,6 +274,6 @@ export class AsyncResult<T> implements PromiseLike<T> {
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    return this.#promise.then(onfulfilled, onrejected);
+    return this.#promiseOf().then(onfulfilled, onrejected);
   }
 }

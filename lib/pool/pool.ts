@@ -5,10 +5,15 @@
 // (../_engine/local_engine.ts) or a backend's (../redis/_coordinator.ts),
 // which owns the call from then on: its chunks, results, and statistics.
 
-import { AsyncResult, checkCallbacks } from "./async_result.ts";
+import {
+  type AsyncResult,
+  checkCallbacks,
+  engineResult,
+} from "./async_result.ts";
 import { positiveInt } from "../_check.ts";
 import { messages } from "../_messages.ts";
 import type { Call } from "../_engine/call.ts";
+import type { CollectSink } from "../_engine/job.ts";
 import type { PoolEngine } from "../_engine/dispatcher.ts";
 import { Engine } from "../_engine/local_engine.ts";
 import { Targets } from "../_engine/target.ts";
@@ -53,6 +58,9 @@ import type {
 export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
   readonly #engine: PoolEngine;
   readonly #targets: Targets;
+  /** The targets whose modules `watchModule` was told of: once is enough,
+   * as a later call would do nothing. */
+  readonly #watched = new WeakSet<object>();
 
   /**
    * Makes a pool; workers start on demand.
@@ -84,7 +92,10 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
     if (this.#engine.broken !== undefined) throw this.#engine.broken;
     if (this.#engine.closed) throw new Error(messages.poolClosed(what));
     const target = this.#targets.of(fn, what);
-    watchModule(target.module, target.ref.name);
+    if (!this.#watched.has(target)) {
+      watchModule(target.module, target.ref.name);
+      this.#watched.add(target);
+    }
     return {
       what,
       fn: target.ref,
@@ -97,6 +108,28 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
     };
   }
 
+  /** The call `what` described, its options checked; throws when it
+   * cannot be made. */
+  #describe(
+    what: string,
+    fn: unknown,
+    input: unknown,
+    star: boolean,
+    chunksize: unknown,
+    options: unknown,
+  ): Call {
+    const moved = isOptions(chunksize);
+    const opts = checkCallOptions(moved ? chunksize : options);
+    return this.#call(
+      what,
+      fn,
+      input,
+      star,
+      moved ? undefined : chunksize,
+      opts,
+    );
+  }
+
   #collect(
     what: string,
     fn: unknown,
@@ -106,19 +139,43 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
     options: unknown,
   ): Promise<unknown> {
     try {
-      const moved = isOptions(chunksize);
-      const opts = checkCallOptions(moved ? chunksize : options);
-      const call = this.#call(
-        what,
-        fn,
-        input,
-        star,
-        moved ? undefined : chunksize,
-        opts,
-      );
+      const call = this.#describe(what, fn, input, star, chunksize, options);
       return this.#engine.run(call, what === "apply");
     } catch (err) {
       return Promise.reject(err);
+    }
+  }
+
+  /** As `#collect`, the outcome going to an AsyncResult with `callbacks`
+   * (checked already), which the engine settles without a promise between
+   * them: many calls in a tick cost little more than their messages. */
+  #async<T>(
+    what: string,
+    fn: unknown,
+    input: unknown,
+    star: boolean,
+    chunksize: unknown,
+    options: AsyncOptions<T>,
+  ): AsyncResult<T> {
+    const { result, sink } = engineResult<T>(options, what === "apply");
+    this.#submit(sink, what, fn, input, star, chunksize, options);
+    return result;
+  }
+
+  #submit(
+    sink: CollectSink,
+    what: string,
+    fn: unknown,
+    input: unknown,
+    star: boolean,
+    chunksize: unknown,
+    options: unknown,
+  ): void {
+    try {
+      const call = this.#describe(what, fn, input, star, chunksize, options);
+      this.#engine.submit(call, sink);
+    } catch (err) {
+      sink.reject(err, 0);
     }
   }
 
@@ -233,8 +290,12 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
     options: AsyncOptions<TaskResult<F>[]> = {},
   ): AsyncResult<TaskResult<F>[]> {
     checkCallbacks(options);
-    return new AsyncResult(
-      this.map(fn, iterable, options.chunksize, options),
+    return this.#async(
+      "map",
+      fn,
+      iterable,
+      false,
+      options.chunksize,
       options,
     );
   }
@@ -254,8 +315,12 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
     options: AsyncOptions<TaskResult<F>[]> = {},
   ): AsyncResult<TaskResult<F>[]> {
     checkCallbacks(options);
-    return new AsyncResult(
-      this.starmap(fn, iterable, options.chunksize, options),
+    return this.#async(
+      "starmap",
+      fn,
+      iterable,
+      true,
+      options.chunksize,
       options,
     );
   }
@@ -274,7 +339,20 @@ export class Pool<I extends unknown[] = unknown[]> implements AsyncDisposable {
     options: AsyncOptions<TaskResult<F>> = {},
   ): AsyncResult<TaskResult<F>> {
     checkCallbacks(options);
-    return new AsyncResult(this.apply(fn, args, options), options);
+    const a = args ?? [];
+    let problem: unknown;
+    try {
+      // Array.isArray throws for a revoked Proxy: the call fails.
+      if (Array.isArray(a)) {
+        return this.#async("apply", fn, [a], true, 1, options);
+      }
+      problem = new TypeError(messages.badOption('"args"', "an array", a));
+    } catch (err) {
+      problem = err;
+    }
+    const { result, sink } = engineResult<TaskResult<F>>(options, true);
+    sink.reject(problem, 0);
+    return result;
   }
 
   /**

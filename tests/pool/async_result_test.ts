@@ -173,6 +173,45 @@ for (const isolation of ISOLATIONS) {
     assert.equal(errors[0], err);
   });
 
+  Deno.test(`applyAsync calls made in one tick each settle with their own value or error, each callback before its awaiter ${tag}`, async () => {
+    await using pool = openPool({ isolation, processes: 2 });
+    const events: string[] = [];
+    const n = 600;
+    const results = range(n).map((i) =>
+      pool.applyAsync(throwAt3, [i % 10], {
+        callback: (v) => events.push(`callback ${i} ${v}`),
+        errorCallback: (e) => events.push(`error ${i} ${(e as Error).message}`),
+      })
+    );
+    // Arguments that are no array fail that call only.
+    const bad = pool.applyAsync(cube, 5 as unknown as [number], {
+      errorCallback: (e) => events.push(`error bad ${(e as Error).name}`),
+    });
+    for (let i = 0; i < n; i++) {
+      const r = results[i]!;
+      if (i % 10 === 3) {
+        const err = await rejectionOf(r);
+        assert.ok(err instanceof RangeError, `item ${i}: ${Deno.inspect(err)}`);
+        assert.equal(r.successful(), false);
+        assert.ok(
+          events.includes(`error ${i} bad item 3`),
+          `no errorCallback for ${i} before its await resumed`,
+        );
+      } else {
+        assert.equal(await within(r), i % 10);
+        assert.equal(r.successful(), true);
+        assert.ok(
+          events.includes(`callback ${i} ${i % 10}`),
+          `no callback for ${i} before its await resumed`,
+        );
+      }
+    }
+    assert.ok((await rejectionOf(bad.get())) instanceof TypeError);
+    assert.ok(events.includes("error bad TypeError"));
+    assert.equal(events.length, n + 1);
+    assert.equal(pool.stats().completed, n * 9 / 10);
+  });
+
   Deno.test(`AsyncResult of failed work nobody awaits is not an unhandled rejection ${tag}`, async () => {
     await using pool = openPool({ isolation, processes: 1 });
     const r = pool.applyAsync(throwCustom);

@@ -89,8 +89,9 @@ export function allowWorkerUnref(allowed: boolean): boolean {
   return old;
 }
 
-/** Whether a detached scoped worker can start directly, unreferenced. */
-function canUnref(): boolean {
+/** Whether scoped workers start unreferenced: they then never keep the
+ * program alive by themselves, as threads. */
+export function canUnref(): boolean {
   if (!unrefAllowed) return false;
   if (refMethod === null) refMethod = findRefMethod();
   return refMethod !== undefined;

@@ -20,6 +20,7 @@ import { assertCanSpawn, childCommand } from "../_engine/flags.ts";
 import { checkIpc } from "../_shared/ipc.ts";
 import { checkExported, fnRef, resolveModule } from "../_engine/target.ts";
 import { assertWorkerOptions } from "../_engine/unstable_flag.ts";
+import { canUnref } from "../_engine/web_spawn.ts";
 import { cpuCount } from "../process/cpu_count.ts";
 import type { CallOptions, PoolOptions } from "./types.ts";
 
@@ -37,9 +38,10 @@ export const POOL_DEFAULTS = Object.freeze(
     /** ms an idle "inherit" worker lives: for ever, as it never keeps the
      * program alive. */
     idleTimeout: Infinity,
-    /** ms an idle thread with scoped permissions lives: Deno cannot
-     * unreference such a worker, so it would keep the program alive. (An
-     * idle OS process never does: it lives for ever.) */
+    /** ms an idle thread with scoped permissions lives where Deno cannot
+     * unreference it (see lib/_engine/web_spawn.ts), so that it does not
+     * keep the program alive. (An idle OS process never does: it lives for
+     * ever.) */
     scopedIdleTimeout: 1000,
   } as const,
 );
@@ -125,7 +127,7 @@ export function resolvePoolOptions<I extends unknown[]>(
     );
   const idleTimeout = checkIdle(
     opts.idleTimeout,
-    permissions === "inherit" || child,
+    permissions === "inherit" || child || canUnref(),
   );
   let initializer: EngineOptions["initializer"] = POOL_DEFAULTS.initializer;
   if (opts.initializer !== undefined) {

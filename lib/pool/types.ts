@@ -85,8 +85,8 @@ export interface PoolOptions<I extends unknown[] = unknown[]> {
    * own memory limits, crashes and permissions, and a slower start. */
   isolation?: Isolation;
   /** ms an idle worker lives before it is ended (restarted on demand).
-   * Default: no limit for "inherit" workers (idle ones never keep the program
-   * alive), 1000 ms for scoped ones (which Deno cannot unreference). */
+   * Default: no limit (an idle worker never keeps the program alive); 1000
+   * ms for scoped ones on a Deno that cannot unreference a web Worker. */
   idleTimeout?: number;
   /** The default module for targets; default: the module that made the
    * pool. Workers import it when they start. */

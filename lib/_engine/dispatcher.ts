@@ -230,8 +230,12 @@ export abstract class Dispatcher extends Feeder implements PoolEngine {
     if (job.settled) return;
     job.done += n;
     if (job.sink.kind === "collect") {
+      const flat = job.flat;
       if (job.sink.single) {
         if (chunk.seq === 0 && n > 0) job.first = values[at];
+      } else if (flat !== null) {
+        const start = chunk.start;
+        for (let i = 0; i < n; i++) flat[start + i] = values[at + i];
       } else {
         // `values` is this engine's own (a message's): a chunk that came
         // alone keeps the array it came in.

@@ -55,6 +55,12 @@ const TAKEN_COMPACT = 1024;
  * arguments could pass the engine's limit). */
 const CONCAT_PARTS = 1024;
 
+/** A collected call whose chunks are smaller than this writes each result
+ * into one array at its place: a part per chunk (an array each, joined at
+ * the end) costs more than it saves for small chunks (chunksize 1: 2.3 µs
+ * an item against 1.0). */
+const PARTS_MIN_CHUNK = 64;
+
 function noop(): void {}
 
 /** The `results` of a collect sink, which has none: frozen, so that a
@@ -96,6 +102,9 @@ export class Job {
    * a chunk's results as they came when they came alone, so that a big
    * chunk's are never copied one by one. Made at the first result. */
   parts: unknown[][] | null = null;
+  /** collect, small chunks (see PARTS_MIN_CHUNK): every result at its
+   * place; null when the results go in `parts`. */
+  flat: unknown[] | null = null;
   /** collect, single: the first result. */
   first: unknown = undefined;
   /** stream: how many of `results` the consumer has taken. */
@@ -136,6 +145,11 @@ export class Job {
     this.chunksize = chunksize;
     this.sink = sink;
     this.results = sink.kind === "stream" ? [] : NO_RESULTS;
+    if (
+      sink.kind === "collect" && !sink.single && chunksize < PARTS_MIN_CHUNK
+    ) {
+      this.flat = total === undefined ? [] : new Array(total);
+    }
     this.bound = bound;
   }
 
@@ -161,6 +175,7 @@ export class Job {
 
   /** collect: every result, in input order (call once, when finished). */
   collected(): unknown[] {
+    if (this.flat !== null) return this.flat;
     const parts = this.parts;
     if (parts === null) return [];
     if (parts.length === 1) return parts[0]!;

@@ -1,8 +1,8 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
-// Warm standby workers (the start method "forkserver", the default): after
-// a program starts a worker of some kind, a few more of that kind are
-// started in the background and wait, idle, to be taken by the next Process
-// or pool worker, which then skips the worker's start-up. Python's
+// Warm standby workers (the start method "forkserver", the default): when a
+// worker of some kind ends, new ones of that kind are started in the
+// background and wait, idle, to be taken by the next Process or pool
+// worker, which then skips the worker's start-up. Python's
 // forkserver plays the same part: a ready process that new ones come from.
 //
 // - A kind is everything a worker is started with (for a thread: its
@@ -10,8 +10,10 @@
 //   worker is only ever taken for exactly what it was started with.
 // - How many wait: as many as the largest burst of starts of that kind
 //   (all the workers of a pool start in one burst), at most STANDBY_MAX.
+// - They are refilled when a worker taken ends, and only then (see
+//   `takeStandby`).
 // - They never keep the program alive (their owners unreference them), and
-//   end after STANDBY_IDLE_MS without a start of their kind.
+//   end after waiting STANDBY_IDLE_MS untaken.
 // - `setStandby(false)` (the start method "spawn") ends them and starts
 //   each worker on demand.
 //
@@ -28,11 +30,8 @@ export interface Idle {
 
 /** At most this many workers of one kind wait. */
 export const STANDBY_MAX = 4;
-/** Workers of a kind end after this long without a start of that kind, ms. */
+/** Waiting workers end after this long untaken, ms. */
 export const STANDBY_IDLE_MS = 10_000;
-/** A kind is refilled when a worker taken for it ends (see
- * `refillStandby`), or at the latest this long after it was taken, ms. */
-const REFILL_LATEST_MS = 1_000;
 
 interface Slot<T extends Idle> {
   readonly idle: T[];
@@ -41,6 +40,8 @@ interface Slot<T extends Idle> {
   /** Starts taken since the last refill: one burst. */
   burst: number;
   make: () => T;
+  /** A start waits for its refill (`refillStandby`). */
+  due: boolean;
   refill: ReturnType<typeof setTimeout> | undefined;
   expiry: ReturnType<typeof setTimeout> | undefined;
 }
@@ -52,18 +53,26 @@ function unrefTimer(t: ReturnType<typeof setTimeout>): void {
   Deno.unrefTimer(t as unknown as number);
 }
 
+/** Ends the workers of `slot` that wait; the kind starts over. */
+function expire(slot: Slot<Idle>): void {
+  clearTimeout(slot.expiry);
+  slot.expiry = undefined;
+  for (const w of slot.idle) w.end();
+  slot.idle.length = 0;
+  slot.want = 0;
+}
+
 function clear(key: string): void {
   const slot = slots.get(key);
   if (slot === undefined) return;
   slots.delete(key);
   clearTimeout(slot.refill);
-  clearTimeout(slot.expiry);
-  for (const w of slot.idle) w.end();
+  expire(slot);
 }
 
 function refill(key: string, slot: Slot<Idle>): void {
-  clearTimeout(slot.refill);
   slot.refill = undefined;
+  slot.due = false;
   slot.burst = 0;
   if (!enabled || slots.get(key) !== slot) return;
   while (slot.idle.length < slot.want) {
@@ -75,13 +84,20 @@ function refill(key: string, slot: Slot<Idle>): void {
       break;
     }
   }
+  clearTimeout(slot.expiry);
+  if (slot.idle.length === 0) return;
+  slot.expiry = setTimeout(() => expire(slot), STANDBY_IDLE_MS);
+  unrefTimer(slot.expiry);
 }
 
 /**
  * Takes a waiting worker of kind `key`, or returns undefined when none waits
  * (the caller then starts one itself). Either way, counts the start; its
- * kind is refilled with `make` when the caller calls `refillStandby(key)`
- * (the worker it started has ended), or after REFILL_LATEST_MS.
+ * kind is refilled with `make` when the caller calls `refillStandby(key)`:
+ * when the worker it started has ended. Not sooner: starting a worker blocks
+ * this thread for its isolate's creation (~40 ms here), which must not land
+ * while the program waits for the worker it took, nor while a pool works
+ * (measured: a refill a second into a busy `map` doubled that map's time).
  */
 export function takeStandby<T extends Idle>(
   key: string,
@@ -95,6 +111,7 @@ export function takeStandby<T extends Idle>(
       want: 0,
       burst: 0,
       make,
+      due: false,
       refill: undefined,
       expiry: undefined,
     };
@@ -108,14 +125,7 @@ export function takeStandby<T extends Idle>(
     const w = slot.idle.shift()!;
     if (!w.ended) taken = w;
   }
-  if (slot.refill === undefined) {
-    const s = slot as Slot<Idle>;
-    slot.refill = setTimeout(() => refill(key, s), REFILL_LATEST_MS);
-    unrefTimer(slot.refill);
-  }
-  clearTimeout(slot.expiry);
-  slot.expiry = setTimeout(() => clear(key), STANDBY_IDLE_MS);
-  unrefTimer(slot.expiry);
+  slot.due = true;
   return taken;
 }
 
@@ -123,9 +133,8 @@ export function takeStandby<T extends Idle>(
  * worker taken (or started) for it has ended. */
 export function refillStandby(key: string): void {
   const slot = slots.get(key);
-  if (slot === undefined || slot.refill === undefined) return;
+  if (slot === undefined || !slot.due || slot.refill !== undefined) return;
   // In a turn of its own: the code that ended the worker goes first.
-  clearTimeout(slot.refill);
   slot.refill = setTimeout(() => refill(key, slot), 0);
   unrefTimer(slot.refill);
 }

@@ -5,12 +5,13 @@ import { setStandby, standbyOn } from "../_engine/standby.ts";
 
 /**
  * How a new worker starts, by the names of Python's start methods:
- * - `"forkserver"` (the default): after a program's first worker of a kind
- *   starts, a few more of that kind are started in the background and wait
- *   to be taken by the next {@linkcode Process} or pool worker, which then
- *   starts in a few ms. Only thread workers (`permissions: "inherit"`,
- *   `isolation: "thread"`) wait ahead; they never keep the program alive,
- *   and end after 10 s without a start of their kind.
+ * - `"forkserver"` (the default): when a worker of some kind ends, new ones
+ *   of that kind (as many as were started at once) are started in the
+ *   background and wait to be taken by the next {@linkcode Process} or pool
+ *   worker, which then starts in a few ms. Thread workers (`permissions: "inherit"`,
+ *   `isolation: "thread"`), and OS processes whose permissions include all
+ *   of `read` and `env`, wait ahead. They never keep the program alive, are
+ *   refilled when a worker taken ends, and end after waiting 10 s untaken.
  * - `"spawn"`: every worker starts when it is asked for.
  *
  * Python's `"fork"` does not exist here: Deno cannot fork a running program.

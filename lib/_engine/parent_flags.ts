@@ -87,24 +87,21 @@ function absolute(path: string): string {
 }
 
 /**
- * The flags of `args` (a Deno command line, /proc/self/cmdline split at
- * NUL) that decide how modules resolve and load, rewritten for a child.
- * Exported for tests.
+ * Each flag of `args` (a Deno command line, /proc/self/cmdline split at
+ * NUL) that Deno reads as its own: those before the script, and for `test`
+ * and `bench` those among their files. A flag's value is what follows its
+ * `=`, or the next argument for a flag that takes one.
  */
-export function parseCommandLine(
+function* commandFlags(
   args: readonly string[],
-): { flags: string[]; v8: string[] } {
-  const flags: string[] = [];
-  const v8: string[] = [];
+): Generator<{ name: string; value: string | undefined }> {
   let i = 1;
   let sub = "run";
   const first = args[1];
-  if (first === undefined) return { flags, v8 };
+  if (first === undefined) return;
   if (!first.startsWith("-")) {
     // `deno main.ts` runs main.ts: no flags come before it.
-    if (!SCRIPT_COMMANDS.has(first) && !FILE_COMMANDS.has(first)) {
-      return { flags, v8 };
-    }
+    if (!SCRIPT_COMMANDS.has(first) && !FILE_COMMANDS.has(first)) return;
     sub = first;
     i = 2;
   }
@@ -126,6 +123,21 @@ export function parseCommandLine(
     ) {
       value = args[++i];
     }
+    yield { name, value };
+  }
+}
+
+/**
+ * The flags of `args` (a Deno command line, /proc/self/cmdline split at
+ * NUL) that decide how modules resolve and load, rewritten for a child.
+ * Exported for tests.
+ */
+export function parseCommandLine(
+  args: readonly string[],
+): { flags: string[]; v8: string[] } {
+  const flags: string[] = [];
+  const v8: string[] = [];
+  for (const { name, value } of commandFlags(args)) {
     if (name === "--v8-flags") {
       if (value) v8.push(...value.split(",").filter((f) => f !== ""));
     } else if (PATH_FLAGS.has(name)) {
@@ -192,32 +204,10 @@ export function parsePermissions(
     if (g === undefined) out.set(name, g = {});
     return g;
   };
-  let i = 1;
-  let sub = "run";
-  const first = args[1];
-  if (first === undefined) return out;
-  if (!first.startsWith("-")) {
-    if (!SCRIPT_COMMANDS.has(first) && !FILE_COMMANDS.has(first)) return out;
-    sub = first;
-    i = 2;
-  }
-  const stopAtScript = !FILE_COMMANDS.has(sub);
-  for (; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === "--") break;
-    if (!arg.startsWith("-")) {
-      if (stopAtScript) break;
-      continue;
-    }
-    if (VALUE_FLAGS.has(arg)) {
-      i++;
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const flag = eq === -1 ? arg : arg.slice(0, eq);
-    const items = eq === -1
+  for (const { name: flag, value } of commandFlags(args)) {
+    const items = value === undefined
       ? undefined
-      : arg.slice(eq + 1).split(",").filter((x) => x !== "");
+      : value.split(",").filter((x) => x !== "");
     if (flag === "-P" || flag === "--permission-set") return undefined;
     if (flag === "--allow-all") {
       addGrant(grant("all"), "allow", undefined);

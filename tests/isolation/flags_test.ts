@@ -3,7 +3,10 @@
 // made absolute; never the script's own arguments, nor permissions (which
 // are the child's own), nor --watch, --inspect and the like.
 import assert from "node:assert/strict";
-import { parseCommandLine } from "../../lib/_engine/parent_flags.ts";
+import {
+  parseCommandLine,
+  parsePermissions,
+} from "../../lib/_engine/parent_flags.ts";
 
 const DENO = "/usr/bin/deno";
 const CWD = Deno.cwd();
@@ -76,4 +79,36 @@ Deno.test("parseCommandLine() keeps a URL import map and --no-config as they are
     "--import-map=https://example.com/map.json",
     "-q",
   ]);
+});
+
+Deno.test("parsePermissions() reads allow and deny flags, long and short, up to the script", () => {
+  const got = parsePermissions([
+    DENO,
+    "run",
+    "--lock",
+    "deno.lock",
+    "-R=/a,/b",
+    "--allow-env=HOME",
+    "--deny-net",
+    "-NE",
+    "--config",
+    "deno.json",
+    "--allow-read=/c",
+    "main.ts",
+    "-A",
+  ]);
+  assert.deepEqual(
+    Object.fromEntries(got!),
+    {
+      read: { allow: ["/a", "/b", "/c"] },
+      env: { allow: true },
+      net: { deny: true, allow: true },
+    },
+  );
+  // A permission set names its grants in a config file: unknown here.
+  assert.equal(parsePermissions([DENO, "run", "-P", "main.ts"]), undefined);
+  assert.deepEqual(
+    Object.fromEntries(parsePermissions([DENO, "run", "-A", "main.ts"])!),
+    { all: { allow: true } },
+  );
 });

@@ -10,7 +10,7 @@
 // bench/results.svg.
 
 import { runPeer } from "./_peer.ts";
-import { Pool, Process, transfer } from "../mod.ts";
+import { Pool, Process, setStartMethod, transfer } from "../mod.ts";
 import { cube, noop, size, spin } from "./_targets.ts";
 import { Worker as ThreadWorker } from "node:worker_threads";
 
@@ -34,6 +34,41 @@ async function measure(
   const out: number[] = [];
   for (let i = 0; i < reps; i++) out.push(await fn());
   return median(out);
+}
+
+/** How long before each start-up measure the program idles: the steady
+ * state, as a program that starts a Process now and then sees it. */
+const STEADY_GAP_MS = 200;
+
+/** `fn`, measured in the steady state. */
+function steady(fn: () => Promise<number>): () => Promise<number> {
+  return async () => {
+    await new Promise((r) => setTimeout(r, STEADY_GAP_MS));
+    return await fn();
+  };
+}
+
+/** The memory (RSS, MiB) of one warm standby thread: the same program
+ * (bench/_standby_rss.ts) with two threads waiting and with none, run in
+ * turn, medians of `reps`. */
+async function standbyMemory(reps: number): Promise<number> {
+  const script = new URL("./_standby_rss.ts", import.meta.url).pathname;
+  const run = async (method: string) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-prompt", script, method],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    const line = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1);
+    return JSON.parse(line ?? "{}") as { rss: number; waiting: number };
+  };
+  const per: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const warm = await run("forkserver");
+    const none = await run("spawn");
+    per.push((warm.rss - none.rss) / 2 ** 20 / Math.max(1, warm.waiting));
+  }
+  return median(per);
 }
 
 function log(msg: string): void {
@@ -185,7 +220,7 @@ async function oursScopedProcess(): Promise<number> {
   return performance.now() - t0;
 }
 
-/** A scoped daemon starts through the hub thread (see README, Design). */
+/** A scoped daemon: a web Worker that must never keep the program alive. */
 async function oursScopedDaemon(): Promise<number> {
   const t0 = performance.now();
   const p = new Process({
@@ -289,6 +324,8 @@ async function piscina(): Promise<Record<string, number> | null> {
 if (import.meta.main) {
   log(`N=${N} REPS=${REPS}`);
   const r: Record<string, number> = {};
+  // The program's first Process: no standby thread waits yet.
+  r.processFirst = await oursProcess();
 
   const workers = rawWorkers(2);
   await Promise.all(workers.map((w) => call(w, 1)));
@@ -319,10 +356,15 @@ if (import.meta.main) {
   r.rssStartMb = rss.start / 2 ** 20;
   r.rssEndMb = rss.end / 2 ** 20;
   await pool[Symbol.asyncDispose]();
-  r.process = await measure(20, oursProcess);
-  r.processScoped = await measure(10, oursScopedProcess);
-  r.processScopedDaemon = await measure(5, oursScopedDaemon);
-  r.first = await measure(REPS, () => oursFirstResult());
+  r.process = await measure(20, steady(oursProcess));
+  r.processScoped = await measure(10, steady(oursScopedProcess));
+  r.processScopedDaemon = await measure(10, steady(oursScopedDaemon));
+  r.first = await measure(REPS, steady(() => oursFirstResult()));
+  r.standbyMb = await standbyMemory(REPS);
+  setStartMethod("spawn");
+  r.processSpawn = await measure(20, steady(oursProcess));
+  r.firstSpawn = await measure(REPS, steady(() => oursFirstResult()));
+  setStartMethod("forkserver");
 
   log("our Pool, isolation process…");
   const children = new Pool({
@@ -334,8 +376,11 @@ if (import.meta.main) {
   r.imapProcess = await measure(REPS, () => oursImap(children));
   r.mapDefaultProcess = await measure(REPS, () => oursMap(children));
   await children[Symbol.asyncDispose]();
-  r.processChild = await measure(10, oursChildProcess);
-  r.firstProcess = await measure(REPS, () => oursFirstResult("process"));
+  r.processChild = await measure(10, steady(oursChildProcess));
+  r.firstProcess = await measure(
+    REPS,
+    steady(() => oursFirstResult("process")),
+  );
 
   const py = await python();
   const pis = await piscina();
@@ -366,6 +411,13 @@ if (import.meta.main) {
   add("cpu speed-up", "Python", py?.cpu_speedup, "×");
   add("cpu speed-up", "piscina", pis?.cpu_speedup, "×");
   add("start→join", "ours Process (thread)", r.process, "ms");
+  add(
+    "start→join",
+    "ours Process (thread), program's first",
+    r.processFirst,
+    "ms",
+  );
+  add("start→join", 'ours Process (thread), "spawn"', r.processSpawn, "ms");
   add("start→join", "ours Process (OS process)", r.processChild, "ms");
   add("start→join", "ours Process, permissions none", r.processScoped, "ms");
   add(
@@ -380,6 +432,7 @@ if (import.meta.main) {
   add("start→join", "Python fork", py?.process_start_join_ms, "ms");
   add("start→join", "Python spawn", py?.process_start_join_spawn_ms, "ms");
   add("first result", "ours Pool(2)", r.first, "ms");
+  add("first result", 'ours Pool(2), "spawn"', r.firstSpawn, "ms");
   add("first result", "ours Pool(2), OS processes", r.firstProcess, "ms");
   add("first result", "raw Workers", r.rawFirst, "ms");
   add("first result", "Python fork", py?.pool_first_result_ms, "ms");
@@ -390,6 +443,7 @@ if (import.meta.main) {
   add("16×4 MiB", "raw transfer", r.rawMove, "ms");
   add("16×4 MiB", "raw copy", r.rawCopy, "ms");
   add("16×4 MiB", "Python pickle", py?.payload_16x4mib_ms, "ms");
+  add("standby", "RSS of one warm thread", r.standbyMb, "MiB");
   add("imap 10⁶", "RSS after 50k items", r.rssStartMb, "MiB");
   add("imap 10⁶", "RSS at the end", r.rssEndMb, "MiB");
 
@@ -444,18 +498,36 @@ if (import.meta.main) {
     atMost("ours (slowest form) / raw 64", perItem, r.raw64, 1.3),
     atMost("ours default map / raw chunks", r.mapDefault, r.rawChunks),
     atLeast("CPU speed-up", r.serialCpu, r.cpu, 1.95),
-    atMost("Process start→join / raw web Worker spawn", r.process, r.rawSpawn),
     atMost(
-      "Process start→join / raw node:worker_threads spawn",
+      "ours applyAsync loop / raw 64",
+      r.applyAsync,
+      r.raw64,
+      0.5,
+    ),
+    atMost(
+      "Process start→join / Python fork",
       r.process,
-      r.rawThreadSpawn,
+      py?.process_start_join_ms,
+      1,
+    ),
+    atMost(
+      "Pool(2) first result / Python fork",
+      r.first,
+      py?.pool_first_result_ms,
+      1,
     ),
     atMost(
       "scoped Process start→join / raw web Worker spawn",
       r.processScoped,
       r.rawSpawn,
     ),
-    atMost("Pool first result / raw", r.first, r.rawFirst),
+    atMost(
+      "scoped daemon start→join / raw web Worker spawn",
+      r.processScopedDaemon,
+      r.rawSpawn,
+      2,
+    ),
+    atMost("copy / raw copy", r.copy, r.rawCopy),
     atMost(
       "OS-process Process start→join / Python spawn",
       r.processChild,
@@ -492,12 +564,20 @@ if (import.meta.main) {
   );
   await Deno.writeTextFile(
     new URL("./results.svg", HERE),
-    chart(rows.filter((x) => x[0] === "per item")),
+    chart(
+      rows.filter((x) => x[0] === "per item"),
+      rows.filter((x) => x[0] === "start→join"),
+    ),
   );
   log("wrote bench/results.json and bench/results.svg");
 }
 
-function chart(rows: [string, string, number | undefined, string][]): string {
+/** One panel of the chart: a title and its bars. */
+function panel(
+  title: string,
+  rows: [string, string, number | undefined, string][],
+  top: number,
+): { svg: string; height: number } {
   const data = rows.filter((r) => r[2] !== undefined) as [
     string,
     string,
@@ -506,32 +586,55 @@ function chart(rows: [string, string, number | undefined, string][]): string {
   ][];
   const max = Math.max(...data.map((d) => d[2]));
   const h = 28;
-  const left = 230;
-  const width = 640;
-  const bars = data.map(([, name, v], i) => {
-    const w = Math.max(1, (v / max) * (width - left - 80));
+  const left = 300;
+  const width = 720;
+  const bars = data.map(([, name, v, unit], i) => {
+    const y = top + 40 + i * h;
+    const w = Math.max(1, (v / max) * (width - left - 90));
     const color = name.startsWith("ours")
       ? "#2b7a0b"
       : name.startsWith("raw")
       ? "#888"
       : "#c0392b";
-    return `<text x="${left - 8}" y="${
-      40 + i * h + 14
-    }" text-anchor="end">${name}</text>` +
-      `<rect x="${left}" y="${40 + i * h}" width="${w.toFixed(1)}" height="${
+    return `<text x="${left - 8}" y="${y + 14}" text-anchor="end">${
+      name.replaceAll("&", "&amp;").replaceAll("<", "&lt;")
+    }</text>` +
+      `<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${
         h - 8
       }" fill="${color}"/>` +
-      `<text x="${left + w + 6}" y="${40 + i * h + 14}">${
-        v.toFixed(2)
-      } µs</text>`;
+      `<text x="${left + w + 6}" y="${y + 14}">${
+        v.toFixed(unit === "µs" ? 2 : 1)
+      } ${unit}</text>`;
   }).join("\n");
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${
-    60 + data.length * h
+  return {
+    svg: `<text x="10" y="${
+      top + 22
+    }" font-weight="bold">${title}</text>\n${bars}`,
+    height: 50 + data.length * h,
+  };
+}
+
+function chart(
+  perItem: [string, string, number | undefined, string][],
+  startUp: [string, string, number | undefined, string][],
+): string {
+  const a = panel(
+    `µs per task, ${
+      N.toLocaleString("en")
+    } trivial tasks, 2 workers (lower is better)`,
+    perItem,
+    0,
+  );
+  const b = panel(
+    "ms from Process start to join, no-op target (lower is better)",
+    startUp,
+    a.height,
+  );
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="720" height="${
+    a.height + b.height + 10
   }" font-family="sans-serif" font-size="13">
-<text x="10" y="22" font-weight="bold">µs per task, ${
-    N.toLocaleString("en")
-  } trivial tasks, 2 workers (lower is better)</text>
-${bars}
+${a.svg}
+${b.svg}
 </svg>
 `;
 }

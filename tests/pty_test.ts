@@ -78,7 +78,7 @@ for (const { example, flags } of usages()) {
 const SCOPED_REFUSED =
   "Cannot start a worker with scoped permissions in a terminal";
 const FIXTURES: readonly (readonly string[])[] = [
-  // A scoped daemon starts through the hub thread.
+  // A scoped daemon: an unreferenced web Worker.
   ["run", "-R", "tests/fixtures/daemon.ts", "daemon", "none"],
   // Scoped pool workers start directly as web Workers.
   ["run", "-R", "tests/fixtures/pool_scoped_main.ts"],
@@ -93,3 +93,12 @@ for (const args of FIXTURES) {
     assert.equal(run.killed, false, `${line} was killed: it ran out of time`);
   });
 }
+
+Deno.test("a warm standby thread starts in the background without a prompt in a terminal (deno run -R)", async () => {
+  const args = ["run", "-R", "tests/fixtures/standby_main.ts", "thread"];
+  const run = await runInPty(args, TRACE);
+  const line = ["deno", ...args].join(" ");
+  assert.ok(!run.output.includes(PROMPT), `${line}:\n${run.output}`);
+  assert.match(run.output, /exit 0, waiting [1-9]/, `${line}:\n${run.output}`);
+  assert.equal(run.killed, false, `${line} was killed: it ran out of time`);
+});

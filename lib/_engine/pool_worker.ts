@@ -6,19 +6,12 @@
 // channel: the engine sees no difference.
 
 import { context } from "../_shared/context.ts";
-import { IpcPort } from "../_shared/ipc.ts";
-import { livenessFor, processEnded, trackPid } from "../_shared/liveness.ts";
-import type {
-  ChunkMessage,
-  FromWorker,
-  InitMessage,
-  PoolMessage,
-} from "../_shared/wire.ts";
+import { processEnded } from "../_shared/liveness.ts";
+import type { ChunkMessage, FromWorker, PoolMessage } from "../_shared/wire.ts";
 import type { Chunk } from "./job.ts";
 import type { EngineOptions } from "./local_engine.ts";
-import { nextPid, pidCounter, scopedPidCounter } from "./registry.ts";
 import { UNREADABLE_MESSAGE } from "./validate.ts";
-import { spawnWorker, type WorkerHandle, type WorkerPort } from "./spawn.ts";
+import { openPorts, spawnWorker, type WorkerHandle } from "./spawn.ts";
 
 /** What the engine uses of a worker's port (a MessagePort, or an IpcPort
  * that behaves as one). */
@@ -58,31 +51,12 @@ export class PoolWorker {
     onExit: (w: PoolWorker, code: number, error: unknown) => void,
   ): PoolWorker {
     const name = `PoolWorker-${++workerNames}`;
-    const child = options.isolation === "process";
-    let port1: Port;
-    let port2: WorkerPort;
-    let pid = 0;
-    if (child) {
-      // A child has its own pid (the OS's), counter and liveness table:
-      // shared memory does not reach it.
-      port2 = new IpcPort(true);
-      port1 = port2 as unknown as Port;
-    } else {
-      const channel = new MessageChannel();
-      port1 = channel.port1 as Port;
-      port2 = channel.port2;
-      // A scoped worker gets a pid counter and liveness table of its own:
-      // it could write anything into the program's (see liveness.ts).
-      pid = nextPid();
-      const scoped = options.permissions !== "inherit";
-      const init: InitMessage = {
-        t: "init",
-        pids: scoped ? scopedPidCounter() : pidCounter(),
-        liveness: livenessFor(port1, pid, scoped),
-        module: options.module,
-      };
-      port1.postMessage(init);
-    }
+    const opened = openPorts(
+      options.isolation,
+      options.permissions,
+      options.module,
+    );
+    const port1 = opened.port as Port;
     const pool: PoolMessage = options.initializer === undefined
       ? { t: "pool" }
       : { t: "pool", init: options.initializer };
@@ -98,7 +72,7 @@ export class PoolWorker {
       {
         identity: {
           name,
-          pid,
+          pid: opened.pid,
           daemon: true,
           parent: { ...context().current },
         },
@@ -109,12 +83,9 @@ export class PoolWorker {
         isolation: options.isolation,
         ...(options.command === undefined ? {} : { command: options.command }),
       },
-      port2,
+      opened.workerPort,
       (code, error) => onExit(worker, code, error),
     );
-    // An OS process's end marks its pid ended, as a thread's does.
-    const osPid = worker.handle.pid;
-    if (child && osPid !== undefined) trackPid(port1, osPid);
     return worker;
   }
 

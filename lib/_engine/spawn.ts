@@ -7,8 +7,9 @@
 // - "process" (isolation: "process"): a child OS process, see child.ts. Its
 //   port is an IpcPort over the IPC channel instead of a MessagePort.
 
-import type { IpcPort } from "../_shared/ipc.ts";
-import type { WorkerIdentity } from "../_shared/wire.ts";
+import { IpcPort } from "../_shared/ipc.ts";
+import { livenessFor, trackPid } from "../_shared/liveness.ts";
+import type { InitMessage, WorkerIdentity } from "../_shared/wire.ts";
 import type {
   Isolation,
   Permissions,
@@ -16,6 +17,7 @@ import type {
 } from "../process/worker_options.ts";
 import { canWarm, IdleChild, spawnChild } from "./child.ts";
 import type { ChildCommand } from "./flags.ts";
+import { nextPid, pidCounter, scopedPidCounter } from "./registry.ts";
 import { refillStandby, takeStandby } from "./standby.ts";
 import { IdleThread, type OnDeath, threadEnvCopied } from "./thread_spawn.ts";
 import { spawnWeb } from "./web_spawn.ts";
@@ -50,6 +52,47 @@ export interface WorkerHandle {
 /** The port to a worker: a MessagePort to a thread, an IpcPort to an OS
  * process. */
 export type WorkerPort = MessagePort | IpcPort;
+
+/** The two ends of a new worker's port, and a thread's pid. */
+export interface WorkerPorts {
+  /** This side's end. */
+  readonly port: MessagePort | IpcPort;
+  /** The worker's end, for `spawnWorker` (the same IpcPort for an OS
+   * process, whose channel has one end here). */
+  readonly workerPort: WorkerPort;
+  /** A thread's pid; 0 for an OS process, which gets the OS's when it
+   * starts (`WorkerHandle.pid`). */
+  readonly pid: number;
+}
+
+/**
+ * Opens the port to a new worker of `module`. A thread is told its pid
+ * counter and liveness table first (an InitMessage): a scoped one
+ * (`permissions` not "inherit") gets its own of each, since it could write
+ * anything into the program's (see liveness.ts). Shared memory does not
+ * reach an OS process.
+ */
+export function openPorts(
+  isolation: Isolation,
+  permissions: Permissions,
+  module: string,
+): WorkerPorts {
+  if (isolation === "process") {
+    const port = new IpcPort(true);
+    return { port, workerPort: port, pid: 0 };
+  }
+  const { port1, port2 } = new MessageChannel();
+  const pid = nextPid();
+  const scoped = permissions !== "inherit";
+  const init: InitMessage = {
+    t: "init",
+    pids: scoped ? scopedPidCounter() : pidCounter(),
+    liveness: livenessFor(port1, pid, scoped),
+    module,
+  };
+  port1.postMessage(init);
+  return { port: port1, workerPort: port2, pid };
+}
 
 /** Starts a thread that runs `spec`: a warm one from the standby, else a
  * new one. Its kind is refilled when it ends: starting a thread blocks this
@@ -88,7 +131,7 @@ function spawnProcess(
   const warm = canWarm(command)
     ? takeStandby(key, () => new IdleChild(command))
     : undefined;
-  return spawnChild(
+  const handle = spawnChild(
     {
       identity: spec.identity,
       module: spec.module,
@@ -102,6 +145,10 @@ function spawnProcess(
     },
     warm,
   );
+  // Its end marks its OS pid ended, as a thread's end does its pid
+  // (processEnded() on this port).
+  if (handle.pid !== undefined) trackPid(port, handle.pid);
+  return handle;
 }
 
 /**

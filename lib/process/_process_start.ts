@@ -5,12 +5,10 @@
 // exit report a worker sends.
 //
 // Imports lib/_shared/, lib/_engine/ (permissions, flags, unstable_flag,
-// sandbox, validate, spawn types, target, error_classes), lib/_messages.ts,
-// lib/_engine/registry.ts and types of ./process.ts and ./worker_options.ts.
+// sandbox, validate, spawn, target, error_classes), lib/_messages.ts and
+// types of ./process.ts and ./worker_options.ts.
 
 import { context } from "../_shared/context.ts";
-import { livenessFor } from "../_shared/liveness.ts";
-import { nextPid, pidCounter, scopedPidCounter } from "../_engine/registry.ts";
 import { post } from "../_shared/clone.ts";
 import {
   assertReadable,
@@ -24,7 +22,7 @@ import {
   type ChildCommand,
   childCommand,
 } from "../_engine/flags.ts";
-import { IpcPort } from "../_shared/ipc.ts";
+import type { IpcPort } from "../_shared/ipc.ts";
 import { assertWorkerOptions } from "../_engine/unstable_flag.ts";
 import { assertSandbox } from "../_engine/sandbox.ts";
 import {
@@ -37,16 +35,11 @@ import type {
   Permissions,
   ResourceLimits,
 } from "./worker_options.ts";
-import type { WorkerPort } from "../_engine/spawn.ts";
+import { openPorts, type WorkerPort } from "../_engine/spawn.ts";
 import { checkExported, fnRef, resolveModule } from "../_engine/target.ts";
 import { errorClasses, watchModule } from "../_engine/error_classes.ts";
 import { messages } from "../_messages.ts";
-import type {
-  ExitMessage,
-  FnRef,
-  InitMessage,
-  RunMessage,
-} from "../_shared/wire.ts";
+import type { ExitMessage, FnRef, RunMessage } from "../_shared/wire.ts";
 import { decodeError } from "../_shared/error_codec.ts";
 import type { ProcessOptions } from "./process.ts";
 
@@ -136,27 +129,11 @@ export function openWorker<A extends unknown[]>(
   // No prompt for a scoped worker, nor an import outside its folders.
   assertSandbox(o.module, o.permissions, { terminal: !child });
 
-  let port: MessagePort | IpcPort;
-  let workerPort: WorkerPort;
-  let threadPid: number | undefined;
-  if (child) {
-    port = workerPort = new IpcPort(true);
-  } else {
-    const { port1, port2 } = new MessageChannel();
-    // A scoped worker gets a pid counter and liveness table of its own:
-    // it could write anything into the program's (see liveness.ts).
-    threadPid = nextPid();
-    const scoped = o.permissions !== "inherit";
-    const init: InitMessage = {
-      t: "init",
-      pids: scoped ? scopedPidCounter() : pidCounter(),
-      liveness: livenessFor(port1, threadPid, scoped),
-      module: o.module,
-    };
-    port1.postMessage(init);
-    port = port1;
-    workerPort = port2;
-  }
+  const { port, workerPort, pid } = openPorts(
+    o.isolation,
+    o.permissions,
+    o.module,
+  );
   const run: RunMessage = { t: "run", fn: o.ref, args: o.args };
   try {
     post(port as MessagePort, run, o.args, "args");
@@ -165,7 +142,14 @@ export function openWorker<A extends unknown[]>(
     if (workerPort !== port) workerPort.close();
     throw err;
   }
-  return { ctx, child, command, port, workerPort, threadPid };
+  return {
+    ctx,
+    child,
+    command,
+    port,
+    workerPort,
+    threadPid: child ? undefined : pid,
+  };
 }
 
 /**

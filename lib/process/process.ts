@@ -1,6 +1,6 @@
 // Copyright 2026 the @parallel/multiprocessing authors. MIT license.
 
-import { processEnded, trackPid } from "../_shared/liveness.ts";
+import { processEnded } from "../_shared/liveness.ts";
 import { children, nextName } from "../_engine/registry.ts";
 import type { IpcPort } from "../_shared/ipc.ts";
 import { UNREADABLE_MESSAGE } from "../_engine/validate.ts";
@@ -255,11 +255,7 @@ export class Process<A extends unknown[] = unknown[]> {
       (code, error) =>
         this.#finish(code, error ?? this.#reported, !this.#stopped),
     );
-    if (child) {
-      this.#pid = this.#handle.pid;
-      // Its end marks its pid ended, as a thread's does (liveness.ts).
-      if (this.#pid !== undefined) trackPid(port, this.#pid);
-    }
+    if (child) this.#pid = this.#handle.pid;
   }
 
   /**

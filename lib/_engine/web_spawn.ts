@@ -74,10 +74,8 @@ let unrefAllowed = true;
 /** Unreferences `worker` (it no longer keeps the program alive); false where
  * this Deno cannot. */
 function unrefWorker(worker: Worker): boolean {
-  if (!unrefAllowed) return false;
-  if (refMethod === null) refMethod = findRefMethod();
-  if (refMethod === undefined) return false;
-  refMethod.call(worker, false);
+  if (!canUnref()) return false;
+  refMethod!.call(worker, false);
   return true;
 }
 

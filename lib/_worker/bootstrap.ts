@@ -208,6 +208,17 @@ export function identify(
   }
 }
 
+/** The library's public entry, which a target module imports under this
+ * same URL. */
+const LIBRARY = new URL("../../mod.ts", import.meta.url).href;
+
+/** Loads the library while a warm worker waits for its target (see
+ * lib/_engine/standby.ts), so that the target finds it loaded. An error
+ * here is the target's to meet when it imports the library itself. */
+export function preloadLibrary(): void {
+  import(LIBRARY).catch(() => {});
+}
+
 /** The target module finished loading (or failed to, with `error`). */
 export function loaded(ns: Namespace | null, error?: unknown): void {
   ctx.importing = false;

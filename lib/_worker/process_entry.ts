@@ -25,6 +25,7 @@ import {
   attach,
   identify,
   loaded as moduleLoaded,
+  preloadLibrary,
   reportEnd,
 } from "./bootstrap.ts";
 
@@ -161,9 +162,6 @@ export function startChild(
   startWatchdog(Deno.ppid);
 }
 
-/** What a warm child loads while it waits: the library's public entry. */
-const LIBRARY = new URL("../../mod.ts", import.meta.url).href;
-
 /**
  * The entry of a warm child (started ahead of time, with read and env
  * access): it waits for its target on the channel, takes the parent's
@@ -201,7 +199,7 @@ export function awaitAssign(flags: ResolveFlags): void {
   process.on("message", onAssign);
   process.on("disconnect", orphaned);
   startWatchdog(Deno.ppid);
-  import(LIBRARY).catch(() => {});
+  preloadLibrary();
 }
 
 /** The target module finished loading (or failed to, with `error`). */

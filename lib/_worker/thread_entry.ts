@@ -14,14 +14,10 @@
 const PING = "@parallel/multiprocessing:ping";
 const PONG = "@parallel/multiprocessing:pong";
 
-/** What a warm thread loads while it waits: the library's public entry,
- * which a target module imports under the same URL. */
-const LIBRARY = new URL("../../mod.ts", import.meta.url).href;
-
 import process from "node:process";
 import { getHeapStatistics } from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
-import { attach, identify, loaded } from "./bootstrap.ts";
+import { attach, identify, loaded, preloadLibrary } from "./bootstrap.ts";
 import type { AssignMessage } from "../_shared/wire.ts";
 
 // The main side's watchdog pings a thread whose CPU time stands still, to
@@ -67,8 +63,4 @@ function copyEnv(): void {
   Object.assign(process.env, now);
 }
 
-// A warm thread loads the library now; an error here is the target's to
-// meet when it imports the library itself.
-if (data.warm) {
-  import(LIBRARY).catch(() => {});
-}
+if (data.warm) preloadLibrary();

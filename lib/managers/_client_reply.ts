@@ -44,12 +44,10 @@ import {
   type Table,
 } from "./_table.ts";
 import type { SlotPool } from "./_client_slots.ts";
-import { Spinner } from "./_spin.ts";
+import { SPIN_MS, Spinner } from "./_spin.ts";
 import { held } from "../_shared/wait.ts";
 import { messages } from "../_messages.ts";
 
-/** How long (ms) a thread spins for a reply before it waits. */
-const SPIN_MS = 0.05;
 /** How long (ms), in all, a worker blocks in Atomics.wait for a reply. */
 const SYNC_WAIT_MS = 5;
 /** The longest single wait (ms), after which the client checks that the

@@ -56,10 +56,8 @@ import { Outbox } from "./_server_outbox.ts";
 import { Parking } from "./_server_parking.ts";
 import { Objects } from "./_server_objects.ts";
 import { hasEnded } from "../_shared/liveness.ts";
-import { Spinner } from "./_spin.ts";
+import { SPIN_MS, Spinner } from "./_spin.ts";
 
-/** How long (ms) the idle loop spins on BELL before it sleeps. */
-const SPIN_MS = 0.05;
 /** The longest sleep (ms): the loop then looks for slots and locks whose
  * threads ended. */
 const RECLAIM_MS = 250;

@@ -17,6 +17,9 @@
 //
 // Imports nothing.
 
+/** How long (ms) a thread spins for what it waits for before it sleeps:
+ * a client for its reply, the server for its next request. */
+export const SPIN_MS = 0.05;
 /** A gap (ms) between two looks at the clock that means the spinning
  * thread was descheduled. */
 const PREEMPTED_MS = 0.2;

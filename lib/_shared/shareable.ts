@@ -109,43 +109,34 @@ export const SHAREABLE_MODULES: Readonly<Record<string, string>> = {
   Value: "../sync/value.ts",
 };
 
-/** Brand → the load of its class's module, once started. */
-const loads = new Map<string, Promise<void>>();
-/** Brands whose load settled: loaded, or refused for good. */
-const tried = new Set<string>();
-/** Objects revived before their class loaded, by brand. */
+/** Brands whose class is loading → the objects revived meanwhile. */
 const waiting = new Map<string, object[]>();
-/** Loads not yet settled. */
-let pending = 0;
-let settled: Promise<void> | undefined;
+/** Brands whose class could not load (a scoped worker may not read it). */
+const refused = new Set<string>();
+/** Settles once every load started so far has. */
+let loads: Promise<unknown> = Promise.resolve();
 
 /** Starts loading the class of `brand` (once), for `value`. */
 function load(brand: string, value: object): void {
   const path = SHAREABLE_MODULES[brand];
-  if (path === undefined || tried.has(brand)) return;
+  if (path === undefined || refused.has(brand)) return;
   const objects = waiting.get(brand);
-  if (objects !== undefined) objects.push(value);
-  else waiting.set(brand, [value]);
-  if (loads.has(brand)) return;
-  pending++;
-  const url = new URL(path, import.meta.url).href;
-  const done = import(url).then(
+  if (objects !== undefined) {
+    objects.push(value);
+    return;
+  }
+  waiting.set(brand, [value]);
+  const done = import(new URL(path, import.meta.url).href).then(
     () => {
       const proto = registry().get(brand);
-      for (const o of waiting.get(brand) ?? []) {
-        if (proto !== undefined) Object.setPrototypeOf(o, proto);
-      }
+      if (proto === undefined) return;
+      for (const o of waiting.get(brand)!) Object.setPrototypeOf(o, proto);
     },
     // A worker that may not read the library (scoped permissions) keeps
     // the placeholder prototype, whose methods say what to import.
-    () => {},
-  ).finally(() => {
-    tried.add(brand);
-    waiting.delete(brand);
-    pending--;
-  });
-  loads.set(brand, done);
-  settled = Promise.all(loads.values()).then(() => {});
+    () => refused.add(brand),
+  ).finally(() => waiting.delete(brand));
+  loads = Promise.all([loads, done]);
 }
 
 /**
@@ -153,8 +144,8 @@ function load(brand: string, value: object): void {
  * failed to); undefined when none is loading, which is the common case:
  * call `revive`, then await this before the values are used.
  */
-export function shareablesLoaded(): Promise<void> | undefined {
-  return pending === 0 ? undefined : settled;
+export function shareablesLoaded(): Promise<unknown> | undefined {
+  return waiting.size === 0 ? undefined : loads;
 }
 
 /**
